@@ -1,0 +1,44 @@
+"""Common Ground: the application factory."""
+import logging
+
+from flask import Flask
+
+from config import config_from_env
+
+
+def create_app(config_class=None) -> Flask:
+    """Build and return the Flask application for the given config class."""
+    config_class = config_class or config_from_env()
+    app = Flask(
+        __name__,
+        template_folder="../templates",
+        static_folder="../static",
+        instance_relative_config=False,
+    )
+    app.config.from_object(config_class)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+    from app import database, security
+    security.check_config(app)
+
+    from app.extensions import csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    database.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    from app import auth, caseload, cli, errors, invitations, main, templating
+
+    auth.init_login_manager(login_manager)
+    app.register_blueprint(main.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(caseload.bp)
+    app.register_blueprint(invitations.bp)
+    errors.init_app(app)
+    cli.init_app(app)
+    templating.init_app(app)
+    security.init_app(app)
+    return app

@@ -1,0 +1,45 @@
+"""Forms for signing in and managing one's password."""
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length
+
+from app.forms_common import EMAIL_MAX, PASSWORD_MAX, new_password_fields
+
+
+class LoginForm(FlaskForm):
+    email = StringField(
+        "Email", validators=[DataRequired(), Length(max=EMAIL_MAX)],
+        render_kw={"autocomplete": "username", "inputmode": "email", "autofocus": True},
+    )
+    password = PasswordField(
+        "Password", validators=[DataRequired(), Length(max=PASSWORD_MAX)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    remember = BooleanField("Keep me signed in on this device")
+    submit = SubmitField("Sign in")
+
+
+class LogoutForm(FlaskForm):
+    submit = SubmitField("Sign out")
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = StringField(
+        "Email", validators=[DataRequired(), Length(max=EMAIL_MAX)],
+        render_kw={"autocomplete": "email", "inputmode": "email"},
+    )
+    submit = SubmitField("Email me a reset link")
+
+
+class ResetPasswordForm(FlaskForm):
+    password, confirm = new_password_fields()
+    submit = SubmitField("Set my new password")
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired(), Length(max=PASSWORD_MAX)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    password, confirm = new_password_fields()
+    submit = SubmitField("Change password")

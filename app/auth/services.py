@@ -1,0 +1,134 @@
+"""Account services: sign in, sign out, password change and reset."""
+from __future__ import annotations
+
+import hashlib
+
+import sqlalchemy as sa
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from app import audit, passwords
+from app.auth import sessions
+from app.extensions import db
+from app.links import external_url
+from app.mail import try_send_email
+from app.models import User
+
+RESET_SALT = "common-ground-password-reset"
+
+
+class AccountError(Exception):
+    """A refusal with a sentence the person can act on, and the form field it belongs to."""
+
+    def __init__(self, message: str, field: str = "password"):
+        super().__init__(message)
+        self.field = field
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user whose email and password match, or None (same work either way)."""
+    user = find_user_by_email(email)
+    ok = passwords.verify_password(user.password_hash if user else None, password)
+    if not ok or user is None or not user.is_active:
+        return None
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    return user
+
+
+def sign_in(user: User) -> None:
+    """Open a login session and record the sign-in."""
+    sessions.start_session(user)
+    audit.record(user, "sign_in", user)
+    db.session.commit()
+
+
+def sign_out(user: User) -> None:
+    """End this browser's login session for good."""
+    sessions.end_session(user)
+    audit.record(user, "sign_out", user)
+    db.session.commit()
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    """Change the password after checking the current one; every other session ends."""
+    if not passwords.verify_password(user.password_hash, current_password):
+        raise AccountError("Your current password is not right.", field="current_password")
+    problem = passwords.password_problem(new_password, email=user.email, name=user.name)
+    if problem:
+        raise AccountError(problem)
+    user.password_hash = passwords.hash_password(new_password)
+    sessions.end_other_sessions(user)
+    audit.record(user, "password_changed", user)
+    db.session.commit()
+
+
+# --- password reset ------------------------------------------------------------------------
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=RESET_SALT)
+
+
+def _fingerprint(user: User) -> str:
+    # Binding the token to the current hash makes it single-use: a reset changes the hash.
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:20]
+
+
+def make_reset_token(user: User) -> str:
+    return _serializer().dumps({"u": user.id, "f": _fingerprint(user)})
+
+
+def request_password_reset(email: str) -> None:
+    """Email a reset link when the address has an account; do the same visible thing if not."""
+    user = find_user_by_email(email)
+    if user is None or not user.is_active:
+        return
+    link = external_url("auth.reset_password", token=make_reset_token(user))
+    minutes = int(current_app.config["PASSWORD_RESET_LIFETIME"].total_seconds() // 60)
+    try_send_email(
+        user.email,
+        "Reset your Common Ground password",
+        f"Hello {user.name},\n\nSomeone (we hope you) asked to reset your Common Ground password.\n"
+        f"Open this link within {minutes} minutes to choose a new one:\n\n{link}\n\n"
+        "The link works once. If you did not ask for this, you can ignore this email; "
+        "your password stays as it is.\n",
+    )
+    audit.record(None, "password_reset_requested", user)
+    db.session.commit()
+
+
+def user_for_reset_token(token: str) -> User:
+    """The user a reset token belongs to; AccountError when it is expired, used or forged."""
+    max_age = current_app.config["PASSWORD_RESET_LIFETIME"].total_seconds()
+    try:
+        data = _serializer().loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise AccountError("This reset link has expired. Ask for a new one below.")
+    except BadSignature:
+        raise AccountError("This reset link is not valid. Ask for a new one below.")
+    user = db.session.get(User, data.get("u")) if isinstance(data, dict) else None
+    if user is None or not user.is_active or data.get("f") != _fingerprint(user):
+        raise AccountError("This reset link has already been used. Ask for a new one below.")
+    return user
+
+
+def reset_password(token: str, new_password: str) -> User:
+    """Set a new password from a reset link; every session of the account ends."""
+    user = user_for_reset_token(token)
+    problem = passwords.password_problem(new_password, email=user.email, name=user.name)
+    if problem:
+        raise AccountError(problem)
+    user.password_hash = passwords.hash_password(new_password)
+    user.session_token = None
+    sessions.end_other_sessions(user)
+    audit.record(user, "password_reset", user)
+    db.session.commit()
+    return user

@@ -1,0 +1,36 @@
+"""Views for the therapist's caseload."""
+from flask import render_template, request
+from flask_login import current_user, login_required
+
+from app import policy
+from app.caseload import bp, services
+from app.invitations.forms import InvitationActionForm
+from app.invitations.services import invitation_link
+from app.models import User
+
+
+@bp.get("/caseload")
+@login_required
+def index():
+    """The therapist's home: her clients and the invitations still open."""
+    policy.require_therapist(current_user)
+    page = request.args.get("page", 1, type=int)
+    clients = services.clients_page(current_user, max(page, 1))
+    invitations = services.open_invitations(current_user)
+    return render_template(
+        "caseload/index.html",
+        clients=clients,
+        invitations=invitations,
+        invitation_link=invitation_link,
+        action_form=InvitationActionForm(),
+    )
+
+
+@bp.get("/clients/<int:client_id>")
+@login_required
+def client(client_id):
+    """One client's page, as her therapist sees it."""
+    policy.require_therapist(current_user)
+    person = policy.get_visible_or_404(User, client_id)
+    services.open_client_record(current_user, person)
+    return render_template("caseload/client.html", client=person)

@@ -1,0 +1,68 @@
+"""Flask commands: create-therapist and seed-demo."""
+import json
+
+import click
+import sqlalchemy as sa
+from flask import Flask, current_app
+
+from app import demo, passwords
+from app.auth.services import normalise_email
+from app.extensions import db
+from app.models import ROLE_THERAPIST, User
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(create_therapist)
+    app.cli.add_command(seed_demo)
+
+
+@click.command("create-therapist")
+@click.option("--email", prompt="Email")
+@click.option("--name", prompt="Full name")
+@click.password_option("--password", prompt="Password", confirmation_prompt=True, hide_input=True)
+def create_therapist(email, name, password):
+    """Create a therapist account (the password is asked for without echo)."""
+    email = normalise_email(email)
+    if "@" not in email or len(email) > 254:
+        raise click.ClickException("Please give a valid email address.")
+    if not name.strip() or len(name) > 120:
+        raise click.ClickException("Please give a name of 1 to 120 characters.")
+    problem = passwords.password_problem(password, email=email, name=name)
+    if problem:
+        raise click.ClickException(problem)
+    if db.session.scalar(sa.select(User.id).where(User.email == email)):
+        raise click.ClickException(f"An account with the email {email} already exists.")
+    db.session.add(User(email=email, name=name.strip(), role=ROLE_THERAPIST,
+                        timezone=current_app.config["PRACTICE_TIMEZONE"],
+                        password_hash=passwords.hash_password(password)))
+    db.session.commit()
+    click.echo(f"Therapist {name.strip()} <{email}> created. She can sign in at /login.")
+
+
+@click.command("seed-demo")
+@click.option("--json", "as_json", is_flag=True, help="Print the demo logins as JSON.")
+@click.option("--if-empty", is_flag=True,
+              help="Only add demo data to an empty database (used by `make run`).")
+def seed_demo(as_json, if_empty):
+    """Create the demo therapists and clients (idempotent) and print their logins."""
+    if not current_app.config.get("ALLOW_DEMO_DATA"):
+        raise click.ClickException("Refusing to load demo data in production.")
+    if if_empty and not demo.database_empty() and not demo.demo_present():
+        click.echo("The database already holds real accounts; no demo data was added.", err=True)
+        return
+    created = demo.seed_demo()
+    logins = demo.demo_logins()
+    if as_json:
+        click.echo(json.dumps(logins, indent=2))
+        return
+    click.echo(f"Demo data: {created} account(s) created." if created else
+               "Demo data already present; nothing added.")
+    click.echo("")
+    click.echo(f"{'Email':<28} {'Password':<20} {'Role':<10} Notes")
+    for row in logins:
+        note = ""
+        if row["therapist"]:
+            note = f"client of {row['therapist']}"
+        if row["partner"]:
+            note += f"; {row['relation']} of {row['partner']}"
+        click.echo(f"{row['email']:<28} {row['password']:<20} {row['role']:<10} {note}")

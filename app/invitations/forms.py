@@ -1,0 +1,31 @@
+"""Forms for inviting a client and for accepting an invitation."""
+from flask_wtf import FlaskForm
+from wtforms import EmailField, StringField, SubmitField
+from wtforms.validators import DataRequired, Email, Length
+
+from app.forms_common import EMAIL_MAX, NAME_MAX, new_password_fields
+
+
+class InviteForm(FlaskForm):
+    email = EmailField(
+        "Client's email",
+        validators=[DataRequired(), Length(max=EMAIL_MAX),
+                    Email(message="Please enter an email address like name@example.com.",
+                          check_deliverability=False)],
+        render_kw={"autocomplete": "off", "inputmode": "email"},
+    )
+    submit = SubmitField("Send invitation")
+
+
+class AcceptInvitationForm(FlaskForm):
+    name = StringField(
+        "Your name", validators=[DataRequired(), Length(max=NAME_MAX)],
+        description="The name your therapist will see. A first name is enough.",
+        render_kw={"autocomplete": "name"},
+    )
+    password, confirm = new_password_fields()
+    submit = SubmitField("Create my account")
+
+
+class InvitationActionForm(FlaskForm):
+    """An empty form: resend and revoke are POSTs that only need the CSRF token."""

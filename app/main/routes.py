@@ -1,0 +1,38 @@
+"""Views for the role homes and /healthz."""
+import sqlalchemy as sa
+from flask import jsonify, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from sqlalchemy.exc import SQLAlchemyError
+
+from app import policy
+from app.extensions import db
+from app.main import bp
+
+
+@bp.get("/")
+def index():
+    """Send each person to her own home."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    if policy.is_therapist(current_user):
+        return redirect(url_for("caseload.index"))
+    return redirect(url_for("main.home"))
+
+
+@bp.get("/home")
+@login_required
+def home():
+    """The client's home page."""
+    policy.require_client(current_user)
+    return render_template("main/home.html")
+
+
+@bp.get("/healthz")
+def healthz():
+    """200 after a trivial database round trip; 503 when the database does not answer."""
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+    except SQLAlchemyError:
+        db.session.rollback()
+        return jsonify(status="unavailable", database="unreachable"), 503
+    return jsonify(status="ok")

@@ -1,0 +1,54 @@
+"""Response headers and the production configuration check."""
+from flask import Flask, request
+from flask_login import current_user
+
+WEAK_KEYS = {"", "dev", "changeme", "change-me", "secret", "please-change-me"}
+MIN_SECRET_KEY_LENGTH = 32
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'; object-src 'none'"
+)
+
+
+def secret_key_problem(key) -> str | None:
+    """Why a SECRET_KEY is not fit for production, or None when it is."""
+    if not key:
+        return "SECRET_KEY is not set"
+    if key.strip().lower() in WEAK_KEYS or key.startswith("testing-secret-key"):
+        return "SECRET_KEY is a well-known default"
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        return f"SECRET_KEY is shorter than {MIN_SECRET_KEY_LENGTH} characters"
+    return None
+
+
+def check_config(app: Flask) -> None:
+    """Refuse to start production with a missing, short or default SECRET_KEY."""
+    if app.config.get("ENV_NAME") == "production":
+        problem = secret_key_problem(app.config.get("SECRET_KEY"))
+        if problem:
+            raise RuntimeError(
+                f"Refusing to start: {problem}. Set SECRET_KEY to a random string of at least "
+                f"{MIN_SECRET_KEY_LENGTH} characters, e.g. the output of "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'`."
+            )
+
+
+def init_app(app: Flask) -> None:
+    """Add security headers to every response."""
+
+    @app.after_request
+    def add_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if app.config.get("ENV_NAME") == "production":
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
+        if request.endpoint != "static" and (
+            current_user.is_authenticated or request.path.startswith(("/invitations/", "/reset"))
+        ):
+            response.headers["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,58 @@
+"""Jinja filters and globals: time in the reader's zone, paragraphs, the policy functions."""
+from datetime import date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Flask, current_app
+from flask_login import current_user
+from markupsafe import Markup, escape
+
+from app import policy
+
+
+def user_zone() -> ZoneInfo:
+    name = getattr(current_user, "timezone", None) or current_app.config["PRACTICE_TIMEZONE"]
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def localtime(value: datetime | None, fmt: str = "%-d %b %Y, %H:%M") -> str:
+    """A UTC datetime shown in the reader's own time zone."""
+    if value is None:
+        return ""
+    return value.astimezone(user_zone()).strftime(fmt)
+
+
+def localdate(value: date | datetime | None, fmt: str = "%a %-d %b %Y") -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(user_zone())
+    return value.strftime(fmt)
+
+
+def paragraphs(text: str | None) -> Markup:
+    """Plain text shown as paragraphs; anything that looks like HTML stays text."""
+    if not text:
+        return Markup("")
+    blocks = [b for b in text.replace("\r\n", "\n").split("\n\n") if b.strip()]
+    return Markup("".join(
+        "<p>" + str(escape(block)).replace("\n", Markup("<br>")) + "</p>" for block in blocks
+    ))
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["localdate"] = localdate
+    app.jinja_env.filters["paragraphs"] = paragraphs
+    app.jinja_env.globals.update(policy.JINJA_GLOBALS)
+
+    @app.context_processor
+    def practice():
+        from app.auth.forms import LogoutForm
+        return {
+            "practice_name": app.config["PRACTICE_NAME"],
+            "crisis_text": app.config["CRISIS_TEXT"],
+            "logout_form": LogoutForm() if current_user.is_authenticated else None,
+        }

@@ -1,0 +1,148 @@
+"""Configuration classes, driven by environment variables.
+
+DevelopmentConfig is the default for `make run`; ProductionConfig refuses to start without a
+strong SECRET_KEY; TestingConfig is used by the test suite.
+"""
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+DEFAULT_CRISIS_TEXT = (
+    "Common Ground is not an emergency service. If you are in danger or thinking of harming "
+    "yourself, call your local emergency number now (112 in Europe, 999 in the UK, 911 in the US) "
+    "or a crisis line: Samaritans 116 123 (UK and Ireland), 988 (US)."
+)
+
+
+def normalise_database_url(url: str) -> str:
+    """Let plain postgresql:// (and postgres://) URLs use psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _dev_secret_key() -> str:
+    """A random key kept in instance/ so development sessions survive a restart."""
+    path = INSTANCE_DIR / "dev-secret-key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        path.write_text(key)
+        return key
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    ENV_NAME = "base"
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(
+        os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'common-ground.sqlite'}")
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    PRACTICE_NAME = os.environ.get("PRACTICE_NAME", "Common Ground")
+    PRACTICE_TIMEZONE = os.environ.get("PRACTICE_TIMEZONE", "Europe/London")
+    CRISIS_TEXT = os.environ.get("CRISIS_TEXT", DEFAULT_CRISIS_TEXT)
+
+    # Sessions: the cookie only carries a reference to a server-side login session row.
+    SESSION_COOKIE_NAME = "cg_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_NAME = "cg_remember"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_DURATION = timedelta(days=14)
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    SESSION_IDLE_TIMEOUT = timedelta(minutes=int(os.environ.get("SESSION_IDLE_MINUTES", "30")))
+    SESSION_ABSOLUTE_LIFETIME = timedelta(hours=int(os.environ.get("SESSION_ABSOLUTE_HOURS", "12")))
+
+    MAX_CONTENT_LENGTH = 1024 * 1024
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the login session
+
+    INVITATION_LIFETIME = timedelta(days=int(os.environ.get("INVITATION_DAYS", "7")))
+    PASSWORD_RESET_LIFETIME = timedelta(hours=1)
+    PASSWORD_MIN_LENGTH = 12
+    PASSWORD_MAX_LENGTH = 1024
+    # argon2id parameters (RFC 9106 second recommended option)
+    ARGON2_TIME_COST = 3
+    ARGON2_MEMORY_COST = 64 * 1024
+    ARGON2_PARALLELISM = 2
+
+    MAIL_SERVER = os.environ.get("MAIL_SERVER")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
+    MAIL_USE_SSL = _env_bool("MAIL_USE_SSL", False)
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Common Ground <no-reply@localhost>")
+    MAIL_TIMEOUT = 10
+    # Used to build links in emails when there is no request (cron jobs); requests use their own host.
+    SERVER_BASE_URL = os.environ.get("SERVER_BASE_URL")
+
+    ALLOW_DEMO_DATA = True
+
+
+class DevelopmentConfig(Config):
+    """`make run`: SQLite in instance/, email to the log."""
+
+    ENV_NAME = "development"
+    DEBUG = False  # the debugger is never on; errors show the friendly page with an id
+    SECRET_KEY = Config.SECRET_KEY or _dev_secret_key()
+
+
+class TestingConfig(Config):
+    """The test suite: its own database, fast hashing, CSRF off unless a test turns it on."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "testing-secret-key-not-for-production-0123456789"
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(
+        os.environ.get("TEST_DATABASE_URL", "sqlite:///" + str(INSTANCE_DIR / "test.sqlite"))
+    )
+    WTF_CSRF_ENABLED = False
+    MAIL_SERVER = None
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 8 * 1024
+    ARGON2_PARALLELISM = 1
+
+
+class ProductionConfig(Config):
+    """Production: secure cookies, demo data refused, SECRET_KEY checked at start."""
+
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    ALLOW_DEMO_DATA = False
+    PREFERRED_URL_SCHEME = "https"
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env():
+    """The config class named by COMMON_GROUND_ENV (development by default)."""
+    name = os.environ.get("COMMON_GROUND_ENV", "development").lower()
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise SystemExit(f"COMMON_GROUND_ENV must be one of {', '.join(CONFIGS)}, not {name!r}")

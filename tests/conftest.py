@@ -1,0 +1,224 @@
+"""Fixtures: the app on a migrated database (SQLite, or PostgreSQL via TEST_DATABASE_URL),
+a client, a real SMTP server, a login helper and builders."""
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import socket
+import threading
+from email import message_from_bytes
+from email.message import Message
+
+import pytest
+from flask.testing import FlaskClient
+import sqlalchemy as sa
+
+from app import create_app
+from app.extensions import db
+from app.models import ROLE_CLIENT, ROLE_THERAPIST, User
+from app.passwords import hash_password
+from config import TestingConfig, normalise_database_url
+
+PASSWORD = "a calm walk by the river"
+_counter = itertools.count(1)
+
+
+def _database_url(tmp_dir) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return normalise_database_url(url)
+    return f"sqlite:///{tmp_dir / 'test.sqlite'}"
+
+
+def pytest_report_header(config):
+    url = os.environ.get("TEST_DATABASE_URL")
+    return f"database backend: {'postgresql' if url else 'sqlite'}"
+
+
+def _reset_schema(engine) -> None:
+    """Start the session from an empty database; the schema then comes from the migrations."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+
+
+class FreshContextClient(FlaskClient):
+    """Each request runs in its own app context, as in production, instead of reusing the
+    test's context (which would share `g`, the signed-in user and the database session)."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def _app(tmp_path_factory):
+    url = _database_url(tmp_path_factory.mktemp("db"))
+
+    class SuiteConfig(TestingConfig):
+        SQLALCHEMY_DATABASE_URI = url
+
+    application = create_app(SuiteConfig)
+    application.test_client_class = FreshContextClient
+    with application.app_context():
+        try:
+            _reset_schema(db.engine)
+            db.session.execute(sa.text("SELECT 1"))
+        except sa.exc.OperationalError as exc:
+            pytest.exit(f"TEST_DATABASE_URL is set but the database does not answer: {exc}", returncode=3)
+        from flask_migrate import upgrade
+        upgrade()
+        db.session.remove()
+    return application
+
+
+def _clean_tables() -> None:
+    """Empty every table (rows that migrations put there, like the built-in library, stay)."""
+    keep = _app_kept_rows()
+    with db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            condition = keep.get(table.name)
+            statement = table.delete()
+            if condition is not None:
+                statement = statement.where(sa.not_(condition))
+            conn.execute(statement)
+
+
+def _app_kept_rows() -> dict:
+    keep = {}
+    tables = db.metadata.tables
+    if "exercises" in tables:
+        keep["exercises"] = tables["exercises"].c.built_in.is_(True)
+    return keep
+
+
+@pytest.fixture
+def app(_app):
+    """The application with an empty database and a pushed app context."""
+    saved = dict(_app.config)
+    with _app.app_context():
+        _clean_tables()
+        yield _app
+        db.session.remove()
+    _app.config.clear()
+    _app.config.update(saved)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def csrf_app(app):
+    """The app with CSRF protection on, as in production."""
+    app.config["WTF_CSRF_ENABLED"] = True
+    return app
+
+
+def csrf_token_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or \
+        re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token in page"
+    return match.group(1)
+
+
+# --- builders --------------------------------------------------------------------------------
+
+def make_therapist(name: str = "Test Therapist", email: str | None = None, **fields) -> User:
+    n = next(_counter)
+    user = User(email=email or f"therapist{n}@example.org", name=f"{name} {n}",
+                role=ROLE_THERAPIST, password_hash=hash_password(PASSWORD), **fields)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def make_client(therapist: User, name: str = "Test Client", email: str | None = None,
+                **fields) -> User:
+    n = next(_counter)
+    user = User(email=email or f"client{n}@example.org", name=f"{name} {n}", role=ROLE_CLIENT,
+                therapist_id=therapist.id, password_hash=hash_password(PASSWORD), **fields)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def login(client, user: User, password: str = PASSWORD, remember: bool = False):
+    """Sign in through the real login form; returns the response."""
+    data = {"email": user.email, "password": password}
+    if remember:
+        data["remember"] = "y"
+    response = client.post("/login", data=data)
+    assert response.status_code == 302, f"login failed for {user.email}"
+    return response
+
+
+@pytest.fixture
+def people(app):
+    """A small practice: two therapists, each with two clients."""
+    t1 = make_therapist("Ruth")
+    t2 = make_therapist("Sam")
+    return {
+        "therapist": t1,
+        "client": make_client(t1, "Maria"),
+        "other_client_same_therapist": make_client(t1, "Elena"),
+        "other_therapist": t2,
+        "other_client": make_client(t2, "Priya"),
+    }
+
+
+# --- a real SMTP server on localhost ---------------------------------------------------------
+
+class Mailbox:
+    """Messages received by the local SMTP server, parsed."""
+
+    def __init__(self):
+        self.messages: list[Message] = []
+        self._lock = threading.Lock()
+
+    def add(self, raw: bytes) -> None:
+        with self._lock:
+            self.messages.append(message_from_bytes(raw))
+
+    def to(self, address: str) -> list[Message]:
+        return [m for m in self.messages if address.lower() in m["To"].lower()]
+
+    @staticmethod
+    def body(message: Message) -> str:
+        return message.get_payload(decode=True).decode()
+
+    @staticmethod
+    def links(message: Message) -> list[str]:
+        return re.findall(r"https?://\S+", Mailbox.body(message))
+
+
+@pytest.fixture(scope="session")
+def _smtp_server():
+    from aiosmtpd.controller import Controller
+
+    mailbox = Mailbox()
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            mailbox.add(envelope.original_content or envelope.content)
+            return "250 Message accepted for delivery"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    yield mailbox, port
+    controller.stop()
+
+
+@pytest.fixture
+def mailbox(app, _smtp_server):
+    """Point the app at the local SMTP server; the mailbox starts empty."""
+    box, port = _smtp_server
+    box.messages.clear()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    return box
