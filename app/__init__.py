@@ -30,13 +30,18 @@ def create_app(config_class=None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
 
-    from app import auth, caseload, cli, errors, invitations, main, templating
+    from app import (assignments, auth, caseload, cli, errors, exercises, invitations, main,
+                     reflections, review, templating)
 
     auth.init_login_manager(login_manager)
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(caseload.bp)
     app.register_blueprint(invitations.bp)
+    app.register_blueprint(exercises.bp)
+    app.register_blueprint(assignments.bp)
+    app.register_blueprint(reflections.bp)
+    app.register_blueprint(review.bp)
     errors.init_app(app)
     cli.init_app(app)
     templating.init_app(app)

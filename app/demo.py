@@ -1,13 +1,30 @@
-"""Demo data: two therapists, each with a mother–daughter pair and one individual client."""
+"""Demo data: two therapists, each with a mother–daughter pair and one individual client,
+and for every client open, overdue and done tasks with reflections and feedback."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
 from app import passwords
+from app.clock import today_for
+from app.exercises.families import sharing_for
 from app.extensions import db
-from app.models import ROLE_CLIENT, ROLE_THERAPIST, User
+from app.models import (
+    REFLECTION_DRAFT,
+    REFLECTION_SUBMITTED,
+    ROLE_CLIENT,
+    ROLE_THERAPIST,
+    TASK_OPEN,
+    TASK_SUBMITTED,
+    Assignment,
+    Exercise,
+    Feedback,
+    Reflection,
+    User,
+    utcnow,
+)
 
 DEMO_PASSWORD = "common-ground-demo"
 
@@ -69,8 +86,85 @@ def seed_demo() -> int:
         db.session.flush()
         existing[person.email] = user
         created += 1
+    for person in DEMO_PEOPLE:
+        user = existing[person.email]
+        if person.role == ROLE_CLIENT:
+            seed_homework(user, today_for(user))
     db.session.commit()
     return created
+
+
+# A few lines a demo client might write, per family (first answer; the others stay short).
+DEMO_ANSWERS = {
+    "change_dynamic": "On Sunday I asked about her week and did not interrupt once, even when she "
+                      "brought up my job again.\n\nShe talked for twenty minutes. I think she was surprised.",
+    "stay_present": "We were folding laundry and she laughed at an old story. For a minute it felt easy.",
+    "choose_battles": "The argument about Christmas started again. I said I did not want to fight "
+                      "about it today, and we talked about the dog instead.",
+    "idealisation": "I expect her to always call first. Maybe that is not realistic; she is shy on the phone.",
+    "forgiveness_letter": "Dear Mum, I have been angry about the move for eleven years.",
+}
+
+
+def _demo_task(client: User, exercise, due: date, status: str = TASK_OPEN, **extra) -> Assignment:
+    task = Assignment(
+        client_id=client.id, therapist_id=client.therapist_id, exercise_id=exercise.id,
+        exercise_version=exercise.version, family=exercise.family, title=exercise.title,
+        instructions=exercise.instructions, prompts=list(exercise.prompts),
+        sharing=sharing_for(exercise.family), due_date=due, status=status, **extra,
+    )
+    db.session.add(task)
+    db.session.flush()
+    return task
+
+
+def _demo_reflection(task: Assignment, client: User, submitted_days_ago: int | None,
+                     resentment: int, closeness: int, present: str, urgent: bool = False) -> Reflection:
+    answers = [DEMO_ANSWERS.get(task.family, "I tried it this week and wrote down what happened.")]
+    answers += ["A little, yes." for _ in task.prompts[1:]]
+    now = utcnow()
+    reflection = Reflection(
+        assignment_id=task.id, author_id=client.id, answers=answers, resentment=resentment,
+        closeness=closeness, stayed_present=present, urgent=urgent,
+        status=REFLECTION_SUBMITTED if submitted_days_ago is not None else REFLECTION_DRAFT,
+        draft_saved_at=now - timedelta(days=submitted_days_ago or 0, hours=1),
+        submitted_at=now - timedelta(days=submitted_days_ago) if submitted_days_ago is not None else None,
+    )
+    db.session.add(reflection)
+    db.session.flush()
+    return reflection
+
+
+def seed_homework(client: User, today: date) -> None:
+    """Open, overdue and done tasks; reflections with and without feedback; one urgent."""
+    if db.session.scalar(sa.select(sa.func.count(Assignment.id)).where(Assignment.client_id == client.id)):
+        return
+    library = {e.family: e for e in db.session.scalars(
+        sa.select(Exercise).where(Exercise.built_in.is_(True)).order_by(Exercise.id))}
+    if not library:
+        return
+    now = utcnow()
+    done = _demo_task(client, library["change_dynamic"], today - timedelta(days=14), TASK_SUBMITTED,
+                      note="Try it once or twice; small is fine.")
+    reflection = _demo_reflection(done, client, 12, resentment=7, closeness=3, present="partly")
+    db.session.add(Feedback(reflection_id=reflection.id, therapist_id=client.therapist_id,
+                            body="Thank you for trying this. Noticing her surprise is a real start. "
+                                 "Let's talk about what made it hard to keep quiet.",
+                            created_at=now - timedelta(days=10)))
+    reflection.last_feedback_at = now - timedelta(days=10)
+    reflection.reviewed_at = now - timedelta(days=10)
+
+    done2 = _demo_task(client, library["stay_present"], today - timedelta(days=5), TASK_SUBMITTED)
+    _demo_reflection(done2, client, 4, resentment=5, closeness=6, present="yes")
+
+    urgent = _demo_task(client, library["choose_battles"], today - timedelta(days=2), TASK_SUBMITTED)
+    _demo_reflection(urgent, client, 1, resentment=8, closeness=2, present="no", urgent=True)
+
+    overdue = _demo_task(client, library["idealisation"], today - timedelta(days=3))
+    _demo_reflection(overdue, client, None, resentment=6, closeness=4, present="partly")
+    _demo_task(client, library["agree_to_disagree"], today)
+    _demo_task(client, library["forgiveness_letter"], today + timedelta(days=5),
+               note="Take your time; write it over several evenings if that helps.")
 
 
 def demo_logins() -> list[dict]:

@@ -1,7 +1,7 @@
 """SQLAlchemy models: columns, relationships and tiny helpers only."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -153,3 +153,171 @@ class AuditEvent(db.Model):
     object_type: Mapped[str | None] = mapped_column(sa.String(40))
     object_id: Mapped[int | None] = mapped_column()
     ip: Mapped[str | None] = mapped_column(sa.String(45))
+
+
+# --- the homework loop ---------------------------------------------------------------------
+
+SHARING_AUTHOR_CHOICE = "author_choice"      # the author may share with her pair partner
+SHARING_THERAPIST_DEFAULT = "therapist_only"  # private unless the author decides otherwise
+SHARING_NEVER = "never"                       # safety and boundaries: therapist only, always
+
+TASK_OPEN = "open"
+TASK_SUBMITTED = "submitted"
+TASK_CANCELLED = "cancelled"
+
+REFLECTION_DRAFT = "draft"
+REFLECTION_SUBMITTED = "submitted"
+
+STAYED_PRESENT_CHOICES = ("yes", "partly", "no")
+
+
+class Exercise(db.Model):
+    """An exercise in the library: built in (read-only) or a therapist's own."""
+
+    __tablename__ = "exercises"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(built_in AND owner_id IS NULL) OR (NOT built_in AND owner_id IS NOT NULL)",
+            name="owner_matches_built_in",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    built_in: Mapped[bool] = mapped_column(default=False)
+    family: Mapped[str] = mapped_column(sa.String(40))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    instructions: Mapped[str] = mapped_column(sa.Text)
+    prompts: Mapped[list] = mapped_column(sa.JSON)
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    owner: Mapped[User | None] = relationship()
+
+
+class Assignment(db.Model):
+    """A task: one exercise given to one client, with its own copy of the exercise's text."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('open', 'submitted', 'cancelled')", name="status_known"),
+        sa.Index("ix_assignments_client_status_due", "client_id", "status", "due_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    therapist_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    exercise_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("exercises.id", ondelete="SET NULL"), index=True
+    )
+    exercise_version: Mapped[int] = mapped_column(default=1)
+    # The exercise as it was when assigned: later edits never change a task already given.
+    family: Mapped[str] = mapped_column(sa.String(40))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    instructions: Mapped[str] = mapped_column(sa.Text)
+    prompts: Mapped[list] = mapped_column(sa.JSON)
+    sharing: Mapped[str] = mapped_column(sa.String(20))
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+    due_date: Mapped[date] = mapped_column(sa.Date)
+    series_key: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    occurrence: Mapped[int] = mapped_column(default=1)
+    occurrences: Mapped[int] = mapped_column(default=1)
+    status: Mapped[str] = mapped_column(sa.String(20), default=TASK_OPEN)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    client: Mapped[User] = relationship(foreign_keys=[client_id])
+    therapist: Mapped[User] = relationship(foreign_keys=[therapist_id])
+    exercise: Mapped[Exercise | None] = relationship()
+    reflection: Mapped[Reflection | None] = relationship(back_populates="assignment", uselist=False)
+
+
+class Reflection(db.Model):
+    """A client's answers to one task: a draft until she submits it, then never overwritten."""
+
+    __tablename__ = "reflections"
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('draft', 'submitted')", name="status_known"),
+        sa.CheckConstraint("resentment IS NULL OR (resentment BETWEEN 0 AND 10)", name="resentment_range"),
+        sa.CheckConstraint("closeness IS NULL OR (closeness BETWEEN 0 AND 10)", name="closeness_range"),
+        sa.CheckConstraint(
+            "stayed_present IS NULL OR stayed_present IN ('yes', 'partly', 'no')",
+            name="stayed_present_known",
+        ),
+        sa.Index("ix_reflections_review_queue", "status", "reviewed_at", "urgent", "submitted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("assignments.id", ondelete="CASCADE"), unique=True
+    )
+    author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    answers: Mapped[list] = mapped_column(sa.JSON, default=list)
+    resentment: Mapped[int | None] = mapped_column()
+    closeness: Mapped[int | None] = mapped_column()
+    stayed_present: Mapped[str | None] = mapped_column(sa.String(10))
+    status: Mapped[str] = mapped_column(sa.String(20), default=REFLECTION_DRAFT)
+    draft_saved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    urgent: Mapped[bool] = mapped_column(default=False)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    feedback_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    assignment: Mapped[Assignment] = relationship(back_populates="reflection")
+    author: Mapped[User] = relationship()
+    addenda: Mapped[list[Addendum]] = relationship(order_by="Addendum.created_at")
+    feedback: Mapped[list[Feedback]] = relationship(order_by="Feedback.created_at")
+
+    @property
+    def has_new_feedback(self) -> bool:
+        return self.last_feedback_at is not None and (
+            self.feedback_seen_at is None or self.feedback_seen_at < self.last_feedback_at
+        )
+
+
+class Addendum(db.Model):
+    """Something the author adds after submitting; the original stays as it was."""
+
+    __tablename__ = "addenda"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reflection_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("reflections.id", ondelete="CASCADE"), index=True
+    )
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Feedback(db.Model):
+    """The therapist's answer to a reflection; the client reads it."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reflection_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("reflections.id", ondelete="CASCADE"), index=True
+    )
+    therapist_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PrivateAnnotation(db.Model):
+    """The therapist's own note on a reflection. Kept in its own table; no client ever sees it."""
+
+    __tablename__ = "private_annotations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reflection_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("reflections.id", ondelete="CASCADE"), index=True
+    )
+    therapist_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -10,7 +10,17 @@ import sqlalchemy as sa
 from flask import abort
 
 from app.extensions import db
-from app.models import ROLE_CLIENT, Invitation, User
+from app.models import (
+    REFLECTION_SUBMITTED,
+    ROLE_CLIENT,
+    TASK_CANCELLED,
+    TASK_OPEN,
+    Assignment,
+    Exercise,
+    Invitation,
+    Reflection,
+    User,
+)
 
 
 def _signed_in(user) -> bool:
@@ -64,17 +74,134 @@ def visible_invitations(user) -> sa.Select:
     return query.where(sa.false())
 
 
+# --- the exercise library -------------------------------------------------------------------
+
+def can_view_exercise(user, exercise: Exercise) -> bool:
+    """Therapists see the built-in library and their own exercises; clients see tasks instead."""
+    if not is_therapist(user) or exercise is None:
+        return False
+    return exercise.built_in or exercise.owner_id == user.id
+
+
+def can_edit_exercise(user, exercise: Exercise) -> bool:
+    """Built-in exercises are read-only; a therapist edits (and archives) only her own."""
+    return is_therapist(user) and exercise is not None and not exercise.built_in \
+        and exercise.owner_id == user.id
+
+
+def can_duplicate_exercise(user, exercise: Exercise) -> bool:
+    return can_view_exercise(user, exercise)
+
+
+def visible_exercises(user) -> sa.Select:
+    query = sa.select(Exercise)
+    if is_therapist(user):
+        return query.where(sa.or_(Exercise.built_in.is_(True), Exercise.owner_id == user.id))
+    return query.where(sa.false())
+
+
+# --- assignments (tasks) ---------------------------------------------------------------------
+
+def can_assign_to(user, client: User) -> bool:
+    """A therapist assigns exercises to her own clients whose accounts are open."""
+    return (is_therapist(user) and client is not None and client.role == ROLE_CLIENT
+            and client.therapist_id == user.id and client.is_active)
+
+
+def can_view_assignment(user, assignment: Assignment) -> bool:
+    """The client it was given to, and her therapist."""
+    if not _signed_in(user) or assignment is None:
+        return False
+    if user.id == assignment.client_id:
+        return True
+    return is_therapist(user) and assignment.therapist_id == user.id
+
+
+def can_manage_assignment(user, assignment: Assignment) -> bool:
+    """Change the due date, cancel or reopen: the therapist who gave it."""
+    return is_therapist(user) and assignment is not None and assignment.therapist_id == user.id
+
+
+def can_change_due_date(user, assignment: Assignment) -> bool:
+    return can_manage_assignment(user, assignment) and assignment.status == TASK_OPEN
+
+
+def can_cancel_assignment(user, assignment: Assignment) -> bool:
+    return can_manage_assignment(user, assignment) and assignment.status == TASK_OPEN
+
+
+def can_reopen_assignment(user, assignment: Assignment) -> bool:
+    return can_manage_assignment(user, assignment) and assignment.status == TASK_CANCELLED
+
+
+def can_write_reflection(user, assignment: Assignment) -> bool:
+    """Only the client herself writes, and only while the task is open."""
+    return (is_client(user) and assignment is not None and assignment.client_id == user.id
+            and assignment.status == TASK_OPEN)
+
+
+def visible_assignments(user) -> sa.Select:
+    query = sa.select(Assignment)
+    if is_therapist(user):
+        return query.where(Assignment.therapist_id == user.id)
+    if is_client(user):
+        return query.where(Assignment.client_id == user.id)
+    return query.where(sa.false())
+
+
+# --- reflections -----------------------------------------------------------------------------
+
+def can_view_reflection(user, reflection: Reflection) -> bool:
+    """The author always; her therapist once it is submitted (drafts are the author's alone)."""
+    if not _signed_in(user) or reflection is None:
+        return False
+    if user.id == reflection.author_id:
+        return True
+    return (is_therapist(user) and reflection.assignment.therapist_id == user.id
+            and reflection.status == REFLECTION_SUBMITTED)
+
+
+def can_review_reflection(user, reflection: Reflection) -> bool:
+    """Feedback, private annotations and marking reviewed: the therapist of the task."""
+    return (is_therapist(user) and reflection is not None
+            and reflection.assignment.therapist_id == user.id
+            and reflection.status == REFLECTION_SUBMITTED)
+
+
+def can_view_private_annotations(user, reflection: Reflection) -> bool:
+    """No client ever sees a private annotation."""
+    return can_review_reflection(user, reflection)
+
+
+def can_add_addendum(user, reflection: Reflection) -> bool:
+    return (is_client(user) and reflection is not None and reflection.author_id == user.id
+            and reflection.status == REFLECTION_SUBMITTED)
+
+
+def can_mark_urgent(user, reflection: Reflection) -> bool:
+    return can_add_addendum(user, reflection)
+
+
+def visible_reflections(user) -> sa.Select:
+    query = sa.select(Reflection)
+    if is_therapist(user):
+        return query.join(Reflection.assignment).where(
+            Assignment.therapist_id == user.id, Reflection.status == REFLECTION_SUBMITTED
+        )
+    if is_client(user):
+        return query.where(Reflection.author_id == user.id)
+    return query.where(sa.false())
+
+
 # --- loading -------------------------------------------------------------------------------
 
 _VISIBILITY = {
     User: can_view_client,
     Invitation: can_manage_invitation,
+    Exercise: can_view_exercise,
+    Assignment: can_view_assignment,
+    Reflection: can_view_reflection,
 }
-
-
-def register_visibility(model, rule) -> None:
-    """Feature modules add their model's read rule here, so get_visible_or_404 knows it."""
-    _VISIBILITY[model] = rule
 
 
 def get_visible_or_404(model, object_id, user=None):
@@ -110,6 +237,18 @@ def require_client(user) -> None:
 
 
 JINJA_GLOBALS = {
+    "can_edit_exercise": can_edit_exercise,
+    "can_duplicate_exercise": can_duplicate_exercise,
+    "can_assign_to": can_assign_to,
+    "can_manage_assignment": can_manage_assignment,
+    "can_change_due_date": can_change_due_date,
+    "can_cancel_assignment": can_cancel_assignment,
+    "can_reopen_assignment": can_reopen_assignment,
+    "can_write_reflection": can_write_reflection,
+    "can_review_reflection": can_review_reflection,
+    "can_view_private_annotations": can_view_private_annotations,
+    "can_add_addendum": can_add_addendum,
+    "can_mark_urgent": can_mark_urgent,
     "can_view_client": can_view_client,
     "can_invite_clients": can_invite_clients,
     "can_manage_invitation": can_manage_invitation,

@@ -1,20 +1,18 @@
 """Jinja filters and globals: time in the reader's zone, paragraphs, the policy functions."""
 from datetime import date, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
+from flask import Flask
 from flask_login import current_user
 from markupsafe import Markup, escape
 
 from app import policy
+from app.clock import zone_for
+from app.exercises.families import family_name
 
 
 def user_zone() -> ZoneInfo:
-    name = getattr(current_user, "timezone", None) or current_app.config["PRACTICE_TIMEZONE"]
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return zone_for(current_user)
 
 
 def localtime(value: datetime | None, fmt: str = "%-d %b %Y, %H:%M") -> str:
@@ -47,6 +45,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["localdate"] = localdate
     app.jinja_env.filters["paragraphs"] = paragraphs
     app.jinja_env.globals.update(policy.JINJA_GLOBALS)
+    app.jinja_env.globals["family_name"] = family_name
 
     @app.context_processor
     def practice():

@@ -3,10 +3,14 @@ from flask import render_template, request
 from flask_login import current_user, login_required
 
 from app import policy
+from app.assignments.services import client_tasks
 from app.caseload import bp, services
+from app.clock import today_for
+from app.exercises.families import family_name
 from app.invitations.forms import InvitationActionForm
 from app.invitations.services import invitation_link
 from app.models import User
+from app.review.services import review_counts
 
 
 @bp.get("/caseload")
@@ -20,6 +24,7 @@ def index():
     return render_template(
         "caseload/index.html",
         clients=clients,
+        review_counts=review_counts(current_user),
         invitations=invitations,
         invitation_link=invitation_link,
         action_form=InvitationActionForm(),
@@ -33,4 +38,7 @@ def client(client_id):
     policy.require_therapist(current_user)
     person = policy.get_visible_or_404(User, client_id)
     services.open_client_record(current_user, person)
-    return render_template("caseload/client.html", client=person)
+    page = max(request.args.get("page", 1, type=int), 1)
+    return render_template("caseload/client.html", client=person,
+                           tasks=client_tasks(current_user, person, page),
+                           today=today_for(current_user), family_name=family_name)

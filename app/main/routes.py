@@ -5,6 +5,9 @@ from flask_login import current_user, login_required
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import policy
+from app.assignments.services import task_board
+from app.clock import today_for
+from app.exercises.families import family_name
 from app.extensions import db
 from app.main import bp
 
@@ -24,7 +27,9 @@ def index():
 def home():
     """The client's home page."""
     policy.require_client(current_user)
-    return render_template("main/home.html")
+    today = today_for(current_user)
+    return render_template("main/home.html", board=task_board(current_user, today), today=today,
+                           family_name=family_name)
 
 
 @bp.get("/healthz")

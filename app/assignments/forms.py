@@ -1,0 +1,34 @@
+"""Forms for assigning an exercise and managing a task."""
+from flask_wtf import FlaskForm
+from wtforms import DateField, IntegerField, SelectField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+REPEAT_CHOICES = [("none", "Once"), ("daily", "Every day"), ("weekly", "Every week")]
+MAX_OCCURRENCES = 12
+
+
+class AssignForm(FlaskForm):
+    exercise_id = SelectField("Exercise", coerce=int, validators=[InputRequired()])
+    due_date = DateField("Due date", validators=[DataRequired(message="Choose a due date.")])
+    note = TextAreaField(
+        "A personal note (optional)", validators=[Optional(), Length(max=2000)],
+        description="She sees it above the exercise.", render_kw={"rows": 3},
+    )
+    repeat = SelectField("Repeat", choices=REPEAT_CHOICES, default="none")
+    times = IntegerField(
+        "How many times", default=1,
+        validators=[Optional(), NumberRange(min=1, max=MAX_OCCURRENCES,
+                                            message=f"Choose 1 to {MAX_OCCURRENCES} times.")],
+        description="For a repeating task: each time becomes its own task with its own due date.",
+        render_kw={"min": 1, "max": MAX_OCCURRENCES},
+    )
+    submit = SubmitField("Assign")
+
+
+class DueDateForm(FlaskForm):
+    due_date = DateField("New due date", validators=[DataRequired(message="Choose a due date.")])
+    submit = SubmitField("Change due date")
+
+
+class TaskActionForm(FlaskForm):
+    """Cancel and reopen are POSTs that need only the CSRF token."""

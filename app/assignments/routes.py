@@ -1,0 +1,96 @@
+"""Views for giving and managing tasks."""
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from app import policy
+from app.assignments import bp, services
+from app.assignments.forms import AssignForm, DueDateForm, TaskActionForm
+from app.clock import today_for
+from app.exercises.services import assignable_exercises
+from app.models import Assignment, Exercise, User
+
+
+@bp.route("/clients/<int:client_id>/assign", methods=["GET", "POST"])
+@login_required
+def assign(client_id):
+    """Give one of the library's exercises to a client, once or repeating."""
+    policy.require_therapist(current_user)
+    client = policy.get_visible_or_404(User, client_id)
+    if not policy.can_assign_to(current_user, client):
+        abort(403)
+    form = AssignForm()
+    exercises = assignable_exercises(current_user)
+    form.exercise_id.choices = [(e.id, e.title) for e in exercises]
+    today = today_for(current_user)
+    if form.due_date.data is None and not form.is_submitted():
+        form.due_date.data = today
+    if form.validate_on_submit():
+        exercise = policy.get_visible_or_404(Exercise, form.exercise_id.data)
+        try:
+            tasks = services.assign_exercise(
+                current_user, client, exercise, due_date=form.due_date.data, today=today,
+                note=form.note.data or "", repeat=form.repeat.data, times=form.times.data or 1,
+            )
+        except services.AssignmentError as exc:
+            getattr(form, exc.field or "exercise_id").errors.append(str(exc))
+        else:
+            flash(f"“{exercise.title}” assigned to {client.name}"
+                  + (f" ({len(tasks)} times)." if len(tasks) > 1 else "."), "success")
+            return redirect(url_for("caseload.client", client_id=client.id))
+    return render_template("assignments/assign.html", form=form, client=client, exercises=exercises)
+
+
+def _managed_task(task_id) -> Assignment:
+    policy.require_therapist(current_user)
+    task = policy.get_visible_or_404(Assignment, task_id)
+    if not policy.can_manage_assignment(current_user, task):
+        abort(404)
+    return task
+
+
+@bp.post("/tasks/<int:task_id>/due-date")
+@login_required
+def change_due_date(task_id):
+    """Move an open task's due date."""
+    task = _managed_task(task_id)
+    form = DueDateForm()
+    if form.validate_on_submit():
+        try:
+            services.change_due_date(current_user, task, form.due_date.data, today_for(current_user))
+        except services.AssignmentError as exc:
+            flash(str(exc), "error")
+        else:
+            flash("Due date changed.", "success")
+    else:
+        flash("Please choose a valid date.", "error")
+    return redirect(url_for("reflections.task", task_id=task.id))
+
+
+@bp.post("/tasks/<int:task_id>/cancel")
+@login_required
+def cancel(task_id):
+    """Cancel an open task (any draft is kept)."""
+    task = _managed_task(task_id)
+    if TaskActionForm().validate_on_submit():
+        try:
+            services.cancel_assignment(current_user, task)
+        except services.AssignmentError as exc:
+            flash(str(exc), "error")
+        else:
+            flash("Task cancelled. If she had started writing, her draft is kept.", "success")
+    return redirect(url_for("reflections.task", task_id=task.id))
+
+
+@bp.post("/tasks/<int:task_id>/reopen")
+@login_required
+def reopen(task_id):
+    """Reopen a cancelled task."""
+    task = _managed_task(task_id)
+    if TaskActionForm().validate_on_submit():
+        try:
+            services.reopen_assignment(current_user, task)
+        except services.AssignmentError as exc:
+            flash(str(exc), "error")
+        else:
+            flash("Task reopened.", "success")
+    return redirect(url_for("reflections.task", task_id=task.id))

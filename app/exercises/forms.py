@@ -1,0 +1,40 @@
+"""Forms for writing an exercise."""
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from app.exercises.families import family_choices
+
+MIN_PROMPTS, MAX_PROMPTS, PROMPT_MAX = 2, 5, 500
+
+
+def prompt_lines(text: str | None) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+class ExerciseForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    family = SelectField("Family", choices=family_choices(), validators=[DataRequired()])
+    instructions = TextAreaField(
+        "Instructions", validators=[DataRequired(), Length(max=10_000)],
+        description="What the client should try, in plain and warm words. Blank lines start a new paragraph.",
+        render_kw={"rows": 8},
+    )
+    prompts = TextAreaField(
+        "Prompts", validators=[DataRequired()],
+        description=f"{MIN_PROMPTS} to {MAX_PROMPTS} questions, one per line. The quick ratings are always added.",
+        render_kw={"rows": 6},
+    )
+    submit = SubmitField("Save exercise")
+
+    def validate_prompts(self, field):
+        lines = prompt_lines(field.data)
+        if not MIN_PROMPTS <= len(lines) <= MAX_PROMPTS:
+            raise ValidationError(f"Write {MIN_PROMPTS} to {MAX_PROMPTS} prompts, one per line "
+                                  f"(you have {len(lines)}).")
+        if any(len(line) > PROMPT_MAX for line in lines):
+            raise ValidationError(f"Keep each prompt under {PROMPT_MAX} characters.")
+
+
+class ExerciseActionForm(FlaskForm):
+    """Duplicate, archive and restore are POSTs that need only the CSRF token."""

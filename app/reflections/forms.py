@@ -1,0 +1,93 @@
+"""The reflection form: one text area per prompt and the quick ratings (shape only)."""
+from __future__ import annotations
+
+import re
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, StringField, TextAreaField
+from wtforms.validators import Length, ValidationError
+
+from app.models import STAYED_PRESENT_CHOICES
+
+ANSWER_MAX = 20_000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(value):
+    """Keep what was written, minus characters no text can hold (NUL and other controls);
+    line endings become \\n so that the counter and the limit agree with the browser."""
+    if value is None:
+        return value
+    return _CONTROL.sub("", str(value).replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _rating(field) -> None:
+    raw = (field.data or "").strip()
+    if raw == "":
+        field.data = None
+        return
+    if not raw.isdigit() or not 0 <= int(raw) <= 10:
+        raise ValidationError("Choose a number from 0 to 10.")
+    field.data = int(raw)
+
+
+class ReflectionBaseForm(FlaskForm):
+    resentment = StringField("How strong did the resentment feel? (0 = not at all, 10 = overwhelming)")
+    closeness = StringField("How close did you feel to her? (0 = not at all, 10 = very close)")
+    stayed_present = StringField("Did you manage to stay present?")
+    urgent = BooleanField("Urgent — please read before our next session")
+
+    def validate_resentment(self, field):
+        _rating(field)
+
+    def validate_closeness(self, field):
+        _rating(field)
+
+    def validate_stayed_present(self, field):
+        raw = (field.data or "").strip()
+        if raw == "":
+            field.data = None
+        elif raw not in STAYED_PRESENT_CHOICES:
+            raise ValidationError("Choose yes, partly or no.")
+        else:
+            field.data = raw
+
+    def answer_fields(self):
+        return [self[f"answer_{i}"] for i in range(self.prompt_count)]
+
+    def answers(self) -> list[str]:
+        return [f.data or "" for f in self.answer_fields()]
+
+    def ratings(self) -> dict:
+        return {"resentment": self.resentment.data, "closeness": self.closeness.data,
+                "stayed_present": self.stayed_present.data}
+
+
+def reflection_form(prompts: list[str], **kwargs) -> ReflectionBaseForm:
+    """A form with one answer field per prompt of this task."""
+
+    class ReflectionForm(ReflectionBaseForm):
+        prompt_count = len(prompts)
+
+    for i, prompt in enumerate(prompts):
+        setattr(ReflectionForm, f"answer_{i}", TextAreaField(
+            prompt, filters=[clean_text],
+            validators=[Length(max=ANSWER_MAX, message=(
+                f"This answer is longer than {ANSWER_MAX:,} characters. Please shorten it; "
+                "your text is still here."))],
+            render_kw={"rows": 6, "data-limit": ANSWER_MAX},
+        ))
+    return ReflectionForm(**kwargs)
+
+
+class AddendumForm(FlaskForm):
+    body = TextAreaField(
+        "Add something", filters=[clean_text],
+        validators=[Length(max=ANSWER_MAX, message=f"Please keep it under {ANSWER_MAX:,} characters.")],
+        description="Your reflection stays as you sent it; this is added below it with today's date.",
+        render_kw={"rows": 4, "data-limit": ANSWER_MAX},
+    )
+
+
+class UrgentForm(FlaskForm):
+    """Flagging urgent needs only the CSRF token."""

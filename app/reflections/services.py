@@ -1,0 +1,163 @@
+"""Reflection services: drafts, submission (idempotent), addenda, urgent flags."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import Forbidden
+
+from app import audit, policy
+from app.extensions import db
+from app.models import (
+    REFLECTION_DRAFT,
+    REFLECTION_SUBMITTED,
+    TASK_CANCELLED,
+    TASK_OPEN,
+    TASK_SUBMITTED,
+    Addendum,
+    Assignment,
+    Reflection,
+    User,
+    utcnow,
+)
+
+
+class ReflectionError(Exception):
+    """A refusal with a sentence the client can act on; `field` names the form field if any."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def closed_task_message(task: Assignment) -> str:
+    if task.status == TASK_CANCELLED:
+        return ("Your therapist has cancelled this task, so it cannot be changed now. "
+                "Everything you had saved is kept.")
+    return "You have already sent this reflection; it cannot be changed. You can add to it below."
+
+
+def _get_or_create(client: User, task: Assignment) -> Reflection:
+    """The task's reflection row, created on first save (a unique key keeps it to one)."""
+    if task.reflection is not None:
+        return task.reflection
+    reflection = Reflection(assignment_id=task.id, author_id=client.id, answers=[],
+                            status=REFLECTION_DRAFT)
+    try:
+        with db.session.begin_nested():
+            db.session.add(reflection)
+    except IntegrityError:
+        # Another request (a second tab, a double click) created it first: use that one.
+        db.session.expire(task, ["reflection"])
+        reflection = db.session.scalar(sa.select(Reflection).where(Reflection.assignment_id == task.id))
+    return reflection
+
+
+def _fit_answers(task: Assignment, answers: list[str]) -> list[str]:
+    return [(answers[i] if i < len(answers) else "") for i in range(len(task.prompts))]
+
+
+def save_draft(client: User, task: Assignment, answers: list[str], ratings: dict) -> Reflection:
+    """Save what she has written so far. Refused (nothing changed) once the task is closed."""
+    if not policy.can_view_assignment(client, task) or client.id != task.client_id:
+        raise Forbidden()
+    if not policy.can_write_reflection(client, task):
+        raise ReflectionError(closed_task_message(task))
+    reflection = _get_or_create(client, task)
+    # Conditional on the draft and its task still being open, checked by the database itself,
+    # so that an autosave racing a submit or a cancel can never change what was sent.
+    still_open = sa.select(Assignment.id).where(Assignment.id == task.id,
+                                                Assignment.status == TASK_OPEN)
+    updated = db.session.execute(
+        sa.update(Reflection)
+        .where(Reflection.id == reflection.id, Reflection.status == REFLECTION_DRAFT,
+               Reflection.assignment_id.in_(still_open))
+        .values(answers=_fit_answers(task, answers), resentment=ratings.get("resentment"),
+                closeness=ratings.get("closeness"), stayed_present=ratings.get("stayed_present"),
+                draft_saved_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if updated != 1:
+        db.session.rollback()
+        db.session.refresh(task)
+        raise ReflectionError(closed_task_message(task))
+    db.session.commit()
+    db.session.refresh(reflection)
+    return reflection
+
+
+def _missing_for_submit(answers: list[str], ratings: dict) -> ReflectionError | None:
+    if not any(a.strip() for a in answers):
+        return ReflectionError("Write at least one answer before sending.", "answer_0")
+    for name, label in (("resentment", "how strong the resentment felt"),
+                        ("closeness", "how close you felt"),
+                        ("stayed_present", "whether you stayed present")):
+        if ratings.get(name) is None:
+            return ReflectionError(f"Please choose {label} before sending.", name)
+    return None
+
+
+def submit_reflection(client: User, task: Assignment, answers: list[str], ratings: dict,
+                      urgent: bool = False) -> tuple[Reflection, bool]:
+    """Send the reflection to the therapist. Idempotent: a second submit changes nothing and
+    returns (reflection, False). What was typed is saved as a draft even when refused."""
+    if task.status == TASK_SUBMITTED and task.reflection is not None:
+        return task.reflection, False
+    reflection = save_draft(client, task, answers, ratings)
+    problem = _missing_for_submit(reflection.answers, ratings)
+    if problem:
+        raise problem
+    now = utcnow()
+    # A conditional update: of two simultaneous submits, exactly one changes the row.
+    won = db.session.execute(
+        sa.update(Reflection)
+        .where(Reflection.id == reflection.id, Reflection.status == REFLECTION_DRAFT)
+        .values(status=REFLECTION_SUBMITTED, submitted_at=now, urgent=bool(urgent))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if won != 1:
+        db.session.rollback()
+        db.session.refresh(reflection)
+        return reflection, False
+    db.session.execute(
+        sa.update(Assignment).where(Assignment.id == task.id, Assignment.status == TASK_OPEN)
+        .values(status=TASK_SUBMITTED).execution_options(synchronize_session=False)
+    )
+    audit.record(client, "reflection_submitted", client, reflection)
+    db.session.commit()
+    db.session.refresh(reflection)
+    db.session.refresh(task)
+    return reflection, True
+
+
+def add_addendum(client: User, reflection: Reflection, body: str) -> Addendum:
+    """Add to a sent reflection; the original is never overwritten."""
+    if not policy.can_add_addendum(client, reflection):
+        raise Forbidden()
+    if not (body or "").strip():
+        raise ReflectionError("Write something to add first.", "body")
+    addendum = Addendum(reflection_id=reflection.id, body=body)
+    db.session.add(addendum)
+    # A new addendum puts the reflection back in the therapist's queue.
+    reflection.reviewed_at = None
+    audit.record(client, "addendum_added", client, reflection)
+    db.session.commit()
+    return addendum
+
+
+def mark_urgent(client: User, reflection: Reflection) -> None:
+    """Flag a sent reflection as urgent for her therapist."""
+    if not policy.can_mark_urgent(client, reflection):
+        raise Forbidden()
+    if not reflection.urgent:
+        reflection.urgent = True
+        reflection.reviewed_at = None
+        audit.record(client, "reflection_marked_urgent", client, reflection)
+        db.session.commit()
+
+
+def mark_feedback_seen(client: User, reflection: Reflection | None) -> None:
+    """The author has seen the feedback: the 'new feedback' marker goes away."""
+    if reflection is None or client.id != reflection.author_id or not reflection.has_new_feedback:
+        return
+    reflection.feedback_seen_at = utcnow()
+    db.session.commit()
