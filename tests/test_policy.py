@@ -1,0 +1,139 @@
+"""The access rules of app/policy.py, cell by cell: self / a client of the same therapist /
+own therapist / another therapist / another client / anonymous.
+
+(Pairs do not exist yet; the pair-partner column arrives with them. Until then a client of the
+same therapist stands where the partner will, and must see nothing of C's.)"""
+import pytest
+import sqlalchemy as sa
+from flask_login import AnonymousUserMixin
+
+from app import policy
+from app.extensions import db
+from app.models import Assignment, Exercise, Invitation, Reflection, User
+from tests.world import build_world
+
+ACTORS = ["client", "same_therapist_client", "therapist", "other_therapist", "other_client", "anonymous"]
+
+
+@pytest.fixture
+def world(app):
+    w = build_world()
+    w["anonymous"] = AnonymousUserMixin()
+    return w
+
+
+def row(**cells):
+    assert set(cells) == set(ACTORS), f"a row must name every actor: {sorted(set(ACTORS) ^ set(cells))}"
+    return cells
+
+
+MATRIX = [
+    # (rule, object key, expected per actor)
+    ("can_view_client", "client", row(client=True, same_therapist_client=False, therapist=True,
+                                      other_therapist=False, other_client=False, anonymous=False)),
+    ("can_manage_invitation", "invitation", row(client=False, same_therapist_client=False, therapist=True,
+                                                other_therapist=False, other_client=False, anonymous=False)),
+    ("can_view_exercise", "built_in", row(client=False, same_therapist_client=False, therapist=True,
+                                          other_therapist=True, other_client=False, anonymous=False)),
+    ("can_view_exercise", "own_exercise", row(client=False, same_therapist_client=False, therapist=True,
+                                              other_therapist=False, other_client=False, anonymous=False)),
+    ("can_edit_exercise", "own_exercise", row(client=False, same_therapist_client=False, therapist=True,
+                                              other_therapist=False, other_client=False, anonymous=False)),
+    ("can_edit_exercise", "built_in", row(client=False, same_therapist_client=False, therapist=False,
+                                          other_therapist=False, other_client=False, anonymous=False)),
+    ("can_duplicate_exercise", "built_in", row(client=False, same_therapist_client=False, therapist=True,
+                                               other_therapist=True, other_client=False, anonymous=False)),
+    ("can_assign_to", "client", row(client=False, same_therapist_client=False, therapist=True,
+                                    other_therapist=False, other_client=False, anonymous=False)),
+    ("can_view_assignment", "open_task", row(client=True, same_therapist_client=False, therapist=True,
+                                             other_therapist=False, other_client=False, anonymous=False)),
+    ("can_manage_assignment", "open_task", row(client=False, same_therapist_client=False, therapist=True,
+                                               other_therapist=False, other_client=False, anonymous=False)),
+    ("can_cancel_assignment", "open_task", row(client=False, same_therapist_client=False, therapist=True,
+                                               other_therapist=False, other_client=False, anonymous=False)),
+    ("can_cancel_assignment", "submitted_task", row(client=False, same_therapist_client=False, therapist=False,
+                                                    other_therapist=False, other_client=False, anonymous=False)),
+    ("can_reopen_assignment", "open_task", row(client=False, same_therapist_client=False, therapist=False,
+                                               other_therapist=False, other_client=False, anonymous=False)),
+    ("can_write_reflection", "open_task", row(client=True, same_therapist_client=False, therapist=False,
+                                              other_therapist=False, other_client=False, anonymous=False)),
+    ("can_write_reflection", "submitted_task", row(client=False, same_therapist_client=False, therapist=False,
+                                                   other_therapist=False, other_client=False, anonymous=False)),
+    ("can_view_reflection", "reflection", row(client=True, same_therapist_client=False, therapist=True,
+                                              other_therapist=False, other_client=False, anonymous=False)),
+    # A draft is the author's alone until she sends it.
+    ("can_view_reflection", "draft", row(client=True, same_therapist_client=False, therapist=False,
+                                         other_therapist=False, other_client=False, anonymous=False)),
+    ("can_review_reflection", "reflection", row(client=False, same_therapist_client=False, therapist=True,
+                                                other_therapist=False, other_client=False, anonymous=False)),
+    ("can_view_private_annotations", "reflection", row(client=False, same_therapist_client=False,
+                                                       therapist=True, other_therapist=False,
+                                                       other_client=False, anonymous=False)),
+    ("can_add_addendum", "reflection", row(client=True, same_therapist_client=False, therapist=False,
+                                           other_therapist=False, other_client=False, anonymous=False)),
+    ("can_mark_urgent", "reflection", row(client=True, same_therapist_client=False, therapist=False,
+                                          other_therapist=False, other_client=False, anonymous=False)),
+]
+
+
+@pytest.mark.parametrize("rule,key,expected", MATRIX, ids=[f"{r}-{k}" for r, k, _ in MATRIX])
+def test_rule_cell_by_cell(world, rule, key, expected):
+    check = getattr(policy, rule)
+    got = {actor: check(world[actor], world[key]) for actor in ACTORS}
+    assert got == expected
+
+
+SCOPES = [
+    ("visible_clients", User, "client", row(client=True, same_therapist_client=False, therapist=True,
+                                            other_therapist=False, other_client=False, anonymous=False)),
+    ("visible_invitations", Invitation, "invitation", row(client=False, same_therapist_client=False,
+                                                          therapist=True, other_therapist=False,
+                                                          other_client=False, anonymous=False)),
+    ("visible_exercises", Exercise, "own_exercise", row(client=False, same_therapist_client=False,
+                                                        therapist=True, other_therapist=False,
+                                                        other_client=False, anonymous=False)),
+    ("visible_assignments", Assignment, "open_task", row(client=True, same_therapist_client=False,
+                                                         therapist=True, other_therapist=False,
+                                                         other_client=False, anonymous=False)),
+    ("visible_reflections", Reflection, "reflection", row(client=True, same_therapist_client=False,
+                                                          therapist=True, other_therapist=False,
+                                                          other_client=False, anonymous=False)),
+    ("visible_reflections", Reflection, "draft", row(client=True, same_therapist_client=False,
+                                                     therapist=False, other_therapist=False,
+                                                     other_client=False, anonymous=False)),
+]
+
+
+@pytest.mark.parametrize("scope,model,key,expected", SCOPES, ids=[f"{s}-{k}" for s, _, k, _ in SCOPES])
+def test_query_scopes_agree_with_the_rules(world, scope, model, key, expected):
+    target_id = world[key].id
+    got = {}
+    for actor in ACTORS:
+        query = getattr(policy, scope)(world[actor]).where(model.id == target_id)
+        got[actor] = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) == 1
+    assert got == expected
+
+
+def test_a_closed_account_is_refused_everywhere(world):
+    client = world["client"]
+    from app.models import utcnow
+    client.closed_at = utcnow()
+    db.session.commit()
+    assert not policy.can_view_reflection(client, world["reflection"])
+    assert not policy.can_write_reflection(client, world["open_task"])
+    assert not policy.can_assign_to(world["therapist"], client)
+
+
+def test_get_visible_or_404_refuses_hidden_and_malformed_ids(world):
+    from werkzeug.exceptions import NotFound
+    for user, model, obj_id in [
+        (world["other_therapist"], Reflection, world["reflection"].id),
+        (world["other_client"], Assignment, world["open_task"].id),
+        (world["therapist"], Reflection, world["draft"].id),
+        (world["therapist"], Assignment, 10**9),
+        (world["therapist"], Assignment, "abc"),
+        (world["therapist"], Assignment, 2**70),
+    ]:
+        with pytest.raises(NotFound):
+            policy.get_visible_or_404(model, obj_id, user=user)
+    assert policy.get_visible_or_404(Reflection, world["reflection"].id, user=world["therapist"]).id == world["reflection"].id

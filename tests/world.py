@@ -1,0 +1,44 @@
+"""A small practice with one of everything, shared by the access-matrix tests."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app.clock import today_for
+from app.extensions import db
+from app.models import Exercise
+from tests.conftest import make_client, make_therapist
+
+
+def build_world() -> dict:
+    """Therapist T with client C (an open task, a submitted reflection, a draft) and an
+    invitation and exercise of her own; therapist T2 with client C2; C3 another client of T."""
+    from app.assignments.services import assign_exercise
+    from app.exercises.services import create_exercise
+    from app.invitations.services import invite_client
+    from app.reflections.services import save_draft, submit_reflection
+
+    t = make_therapist("Ruth")
+    c = make_client(t, "Maria")
+    c3 = make_client(t, "Elena")
+    t2 = make_therapist("Sam")
+    c2 = make_client(t2, "Priya")
+    built_in = db.session.scalar(sa.select(Exercise).where(Exercise.built_in.is_(True)).limit(1))
+    own = create_exercise(t, title="Walk and talk", family="stay_present",
+                          instructions="Go for a walk together.", prompts=["What happened?", "How was it?"])
+    today = today_for(t)
+    open_task, submitted_task, draft_task = (
+        assign_exercise(t, c, built_in, due_date=today + timedelta(days=d), today=today)[0]
+        for d in (1, 2, 3)
+    )
+    ratings = {"resentment": 4, "closeness": 6, "stayed_present": "partly"}
+    reflection, _ = submit_reflection(c, submitted_task, ["It went well."], ratings)
+    draft = save_draft(c, draft_task, ["Half a thought"], {})
+    with current_app.test_request_context():
+        invitation, _ = invite_client(t, "new.client@example.org")
+    return dict(therapist=t, client=c, same_therapist_client=c3, other_therapist=t2,
+                other_client=c2, built_in=built_in, own_exercise=own, open_task=open_task,
+                submitted_task=submitted_task, draft_task=draft_task, reflection=reflection,
+                draft=draft, invitation=invitation)
