@@ -1,9 +1,10 @@
 """Forms for assigning an exercise and managing a task."""
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectField, SubmitField, TextAreaField
+from wtforms import DateField, SelectChoice, IntegerField, SelectField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-REPEAT_CHOICES = [("none", "Once"), ("daily", "Every day"), ("weekly", "Every week")]
+REPEAT_CHOICES = [SelectChoice("none", "Once"), SelectChoice("daily", "Every day"),
+                  SelectChoice("weekly", "Every week")]
 MAX_OCCURRENCES = 12
 
 

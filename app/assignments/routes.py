@@ -1,11 +1,13 @@
 """Views for giving and managing tasks."""
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
+from wtforms import SelectChoice
 
 from app import policy
 from app.assignments import bp, services
 from app.assignments.forms import AssignForm, DueDateForm, TaskActionForm
 from app.clock import today_for
+from app.exercises.families import family_name
 from app.exercises.services import assignable_exercises
 from app.models import Assignment, Exercise, User
 
@@ -20,7 +22,8 @@ def assign(client_id):
         abort(403)
     form = AssignForm()
     exercises = assignable_exercises(current_user)
-    form.exercise_id.choices = [(e.id, e.title) for e in exercises]
+    form.exercise_id.choices = [SelectChoice(e.id, e.title, optgroup=family_name(e.family))
+                                for e in exercises]
     today = today_for(current_user)
     if form.due_date.data is None and not form.is_submitted():
         form.due_date.data = today

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from wtforms import SelectChoice
+
 from app.models import SHARING_AUTHOR_CHOICE, SHARING_NEVER, SHARING_THERAPIST_DEFAULT
 
 
@@ -51,5 +53,5 @@ def sharing_for(key: str) -> str:
     return family.sharing if family else SHARING_NEVER
 
 
-def family_choices() -> list[tuple[str, str]]:
-    return [(f.key, f.name) for f in FAMILIES.values()]
+def family_choices() -> list[SelectChoice]:
+    return [SelectChoice(f.key, f.name) for f in FAMILIES.values()]

@@ -4,6 +4,7 @@ from wtforms import SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from app.exercises.families import family_choices
+from app.reflections.forms import clean_text
 
 MIN_PROMPTS, MAX_PROMPTS, PROMPT_MAX = 2, 5, 500
 
@@ -13,15 +14,15 @@ def prompt_lines(text: str | None) -> list[str]:
 
 
 class ExerciseForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    title = StringField("Title", filters=[clean_text], validators=[DataRequired(), Length(max=200)])
     family = SelectField("Family", choices=family_choices(), validators=[DataRequired()])
     instructions = TextAreaField(
-        "Instructions", validators=[DataRequired(), Length(max=10_000)],
+        "Instructions", filters=[clean_text], validators=[DataRequired(), Length(max=10_000)],
         description="What the client should try, in plain and warm words. Blank lines start a new paragraph.",
         render_kw={"rows": 8},
     )
     prompts = TextAreaField(
-        "Prompts", validators=[DataRequired()],
+        "Prompts", filters=[clean_text], validators=[DataRequired()],
         description=f"{MIN_PROMPTS} to {MAX_PROMPTS} questions, one per line. The quick ratings are always added.",
         render_kw={"rows": 6},
     )

@@ -6,9 +6,15 @@ from wtforms.validators import DataRequired, Email, Length
 from app.forms_common import EMAIL_MAX, NAME_MAX, new_password_fields
 
 
+def _strip(value):
+    # An address pasted from an email client often carries a space; it is not a typo.
+    return value.strip() if isinstance(value, str) else value
+
+
 class InviteForm(FlaskForm):
     email = EmailField(
         "Client's email",
+        filters=[_strip],
         validators=[DataRequired(), Length(max=EMAIL_MAX),
                     Email(message="Please enter an email address like name@example.com.",
                           check_deliverability=False)],

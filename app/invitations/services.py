@@ -1,7 +1,9 @@
 """Invitation services: create, send, resend, revoke and accept."""
 from __future__ import annotations
 
+import math
 import secrets
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -43,7 +45,8 @@ def invitation_link(invitation: Invitation) -> str:
 
 def _send(invitation: Invitation) -> bool:
     therapist = invitation.therapist
-    days = max(1, (invitation.expires_at - utcnow()).days)
+    # Round up: a 7-day link checked a moment after it was made has 6 days and 23:59 left.
+    days = max(1, math.ceil((invitation.expires_at - utcnow()) / timedelta(days=1)))
     sent = try_send_email(
         invitation.email,
         f"{therapist.name} invites you to Common Ground",
