@@ -67,7 +67,8 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
-    REMEMBER_COOKIE_DURATION = timedelta(days=14)
+    # Never longer than a login session may live (see SESSION_ABSOLUTE_LIFETIME).
+    REMEMBER_COOKIE_DURATION = timedelta(hours=int(os.environ.get("SESSION_ABSOLUTE_HOURS", "12")))
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
     SESSION_IDLE_TIMEOUT = timedelta(minutes=int(os.environ.get("SESSION_IDLE_MINUTES", "30")))
     SESSION_ABSOLUTE_LIFETIME = timedelta(hours=int(os.environ.get("SESSION_ABSOLUTE_HOURS", "12")))

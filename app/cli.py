@@ -25,7 +25,7 @@ def create_therapist(email, name, password):
     email = normalise_email(email)
     if "@" not in email or len(email) > 254:
         raise click.ClickException("Please give a valid email address.")
-    if not name.strip() or len(name) > 120:
+    if not name.strip() or len(name) > 120 or any(ord(ch) < 32 for ch in name):
         raise click.ClickException("Please give a name of 1 to 120 characters.")
     problem = passwords.password_problem(password, email=email, name=name)
     if problem:

@@ -15,7 +15,10 @@ class LoginForm(FlaskForm):
         "Password", validators=[DataRequired(), Length(max=PASSWORD_MAX)],
         render_kw={"autocomplete": "current-password"},
     )
-    remember = BooleanField("Keep me signed in on this device")
+    remember = BooleanField(
+        "Stay signed in if I close the browser",
+        description="You are still signed out after 30 minutes without activity. Leave this off on a shared device.",
+    )
     submit = SubmitField("Sign in")
 
 

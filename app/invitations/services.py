@@ -45,12 +45,13 @@ def invitation_link(invitation: Invitation) -> str:
 
 def _send(invitation: Invitation) -> bool:
     therapist = invitation.therapist
+    therapist_name = " ".join(therapist.name.split())  # no line breaks in a mail header
     # Round up: a 7-day link checked a moment after it was made has 6 days and 23:59 left.
     days = max(1, math.ceil((invitation.expires_at - utcnow()) / timedelta(days=1)))
     sent = try_send_email(
         invitation.email,
-        f"{therapist.name} invites you to Common Ground",
-        f"Hello,\n\n{therapist.name} has invited you to Common Ground, the private space where "
+        f"{therapist_name} invites you to Common Ground",
+        f"Hello,\n\n{therapist_name} has invited you to Common Ground, the private space where "
         "you will find the exercises you agree on together and write your reflections between "
         f"sessions.\n\nOpen this link to choose your password (it works once, for {days} days):\n\n"
         f"{invitation_link(invitation)}\n\nIf you were not expecting this, you can ignore it.\n",
