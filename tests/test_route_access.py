@@ -48,6 +48,8 @@ ROUTES = {
     "auth.change_password": ("GET", "/account/password", expect(client=200, same_therapist_client=200,
                                                                 other_client=200, therapist=200,
                                                                 other_therapist=200)),
+    "auth.account": ("GET", "/account", expect(client=200, same_therapist_client=200, other_client=200,
+                                               therapist=200, other_therapist=200)),
     "invitations.accept": ("GET", "/invitations/accept/not-a-token",
                            expect(410, client=410, same_therapist_client=410, other_client=410,
                                   therapist=410, other_therapist=410)),

@@ -1,6 +1,6 @@
 """Forms for signing in and managing one's password."""
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, StringField, SubmitField
+from wtforms import BooleanField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from app.forms_common import EMAIL_MAX, PASSWORD_MAX, new_password_fields
@@ -46,3 +46,11 @@ class ChangePasswordForm(FlaskForm):
     )
     password, confirm = new_password_fields()
     submit = SubmitField("Change password")
+
+
+class AccountForm(FlaskForm):
+    name = StringField("Your name", validators=[DataRequired(), Length(max=120)],
+                       render_kw={"autocomplete": "name"})
+    timezone = SelectField("Your time zone", validators=[DataRequired()],
+                           description="Dates and times are shown in this zone.")
+    submit = SubmitField("Save")

@@ -1,9 +1,17 @@
 """Views for signing in and out and for passwords."""
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from wtforms import SelectChoice
 
 from app.auth import bp, services
-from app.auth.forms import ChangePasswordForm, ForgotPasswordForm, LoginForm, LogoutForm, ResetPasswordForm
+from app.auth.forms import (
+    AccountForm,
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    LoginForm,
+    LogoutForm,
+    ResetPasswordForm,
+)
 from app.links import is_safe_next
 
 SIGN_IN_REFUSED = "That email and password do not match an account. Please try again."
@@ -91,3 +99,27 @@ def change_password():
                   "success")
             return redirect(url_for("main.index"))
     return render_template("auth/change_password.html", form=form)
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    """One's own name and time zone."""
+    form = AccountForm(obj=current_user)
+    form.timezone.choices = timezone_choices()
+    if form.validate_on_submit():
+        try:
+            services.update_account(current_user, form.name.data, form.timezone.data)
+        except services.AccountError as exc:
+            getattr(form, exc.field).errors.append(str(exc))
+        else:
+            flash("Saved.", "success")
+            return redirect(url_for("auth.account"))
+    return render_template("auth/account.html", form=form)
+
+
+def timezone_choices():
+    from zoneinfo import available_timezones
+
+    zones = sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
+    return [SelectChoice(z, z.replace("_", " ")) for z in zones + ["UTC"]]

@@ -132,3 +132,18 @@ def reset_password(token: str, new_password: str) -> User:
     audit.record(user, "password_reset", user)
     db.session.commit()
     return user
+
+
+def update_account(user: User, name: str, timezone: str) -> None:
+    """Change one's display name and time zone."""
+    from zoneinfo import available_timezones
+
+    name = " ".join((name or "").split())
+    if not name:
+        raise AccountError("Please enter your name.", field="name")
+    if timezone not in available_timezones():
+        raise AccountError("Please choose a time zone from the list.", field="timezone")
+    user.name = name
+    user.timezone = timezone
+    audit.record(user, "account_updated", user)
+    db.session.commit()
