@@ -1,0 +1,100 @@
+"""axe-core on every main page as each role (no serious or critical violations), pages that
+fit a 375 px phone and 200 % zoom without sideways scrolling, and phone screenshots saved to
+test-output/screenshots/."""
+import pytest
+
+from app.invitations.services import invitation_token
+from tests.browser.conftest import sign_in
+from tests.conftest import PASSWORD
+from tests.world import build_world
+
+PAGES = {
+    "anonymous": ["/login", "/reset", "/invitations/accept/{token}", "/no-such-page"],
+    "client": ["/home", "/tasks/{open_task}", "/tasks/{submitted_task}", "/account",
+               "/account/password"],
+    "therapist": ["/caseload", "/clients/{client}", "/clients/{client}/assign", "/review",
+                  "/reflections/{reflection}", "/tasks/{open_task}", "/exercises/",
+                  "/exercises/{own_exercise}", "/exercises/{own_exercise}/edit", "/exercises/new",
+                  "/invitations/new"],
+}
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900},
+             "phone": {"width": 375, "height": 812},
+             "zoom200": {"width": 640, "height": 450}}  # a 1280 x 900 window at 200 % zoom
+
+
+@pytest.fixture
+def world(app):
+    w = build_world()
+    from app.review.services import give_feedback
+    give_feedback(w["therapist"], w["reflection"], "Thank you, this was brave.", mark_reviewed=False)
+    w["token"] = invitation_token(w["invitation"])
+    return w
+
+
+def _urls(world, role):
+    ids = {k: getattr(v, "id", v) for k, v in world.items()}
+    return [path.format(**ids) for path in PAGES[role]]
+
+
+def _shot_name(role, template):
+    return role + template.replace("/", "_").replace("{", "").replace("}", "") + ".png"
+
+
+def _context(browser, base, world, role, viewport):
+    context = browser.new_context(viewport=viewport, bypass_csp=True)  # lets the test inject axe
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    if role != "anonymous":
+        sign_in(page, base, world[role].email, PASSWORD)
+    return context, page
+
+
+def _serious_violations(page, axe_source):
+    page.add_script_tag(content=axe_source)
+    result = page.evaluate("""async () => {
+        const r = await axe.run(document, {resultTypes: ['violations']});
+        return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                       nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+    }""")
+    return [v for v in result if v["impact"] in ("serious", "critical")]
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+@pytest.mark.parametrize("role", sorted(PAGES))
+def test_no_serious_accessibility_violations(base, browser, world, axe_source, role, viewport):
+    context, page = _context(browser, base, world, role, VIEWPORTS[viewport])
+    problems = {}
+    for url in _urls(world, role):
+        page.goto(base + url)
+        found = _serious_violations(page, axe_source)
+        if found:
+            problems[url] = found
+    context.close()
+    assert problems == {}
+
+
+@pytest.mark.parametrize("viewport", ["phone", "zoom200"])
+@pytest.mark.parametrize("role", sorted(PAGES))
+def test_pages_fit_the_screen_without_sideways_scrolling(base, browser, world, screenshots, role, viewport):
+    context, page = _context(browser, base, world, role, VIEWPORTS[viewport])
+    too_wide = {}
+    for template, url in zip(PAGES[role], _urls(world, role)):
+        page.goto(base + url)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > VIEWPORTS[viewport]["width"]:
+            too_wide[url] = width
+        if viewport == "phone":
+            page.screenshot(path=str(screenshots / _shot_name(role, template)), full_page=True)
+    context.close()
+    assert too_wide == {}
+
+
+def test_headings_start_at_one_and_never_skip_a_level(base, browser, world):
+    for role in sorted(PAGES):
+        context, page = _context(browser, base, world, role, VIEWPORTS["desktop"])
+        for url in _urls(world, role):
+            page.goto(base + url)
+            levels = page.evaluate("[...document.querySelectorAll('h1,h2,h3,h4')].map(h => +h.tagName[1])")
+            assert levels and levels[0] == 1 and levels.count(1) == 1, (url, levels)
+            assert all(b - a <= 1 for a, b in zip(levels, levels[1:])), (url, levels)
+        context.close()
