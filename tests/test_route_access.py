@@ -23,7 +23,7 @@ OWN_OBJECT_OF_T = expect(client=404, same_therapist_client=404, other_client=404
                          other_therapist=404)
 CLIENT_WRITES = expect(client=302, same_therapist_client=404, other_client=404, therapist=403,
                        other_therapist=404)
-THERAPIST_MANAGES_TASK = expect(client=403, same_therapist_client=403, other_client=403, therapist=302,
+THERAPIST_MANAGES_TASK = expect(client=403, same_therapist_client=404, other_client=404, therapist=302,
                                 other_therapist=404)
 THERAPIST_REVIEWS = expect(client=403, same_therapist_client=404, other_client=404, therapist=400,
                            other_therapist=404)
@@ -54,8 +54,8 @@ ROUTES = {
                            expect(410, client=410, same_therapist_client=410, other_client=410,
                                   therapist=410, other_therapist=410)),
     "caseload.index": ("GET", "/caseload", THERAPIST_PAGE),
-    "caseload.client": ("GET", "/clients/{client}", expect(client=403, same_therapist_client=403,
-                                                            other_client=403, therapist=200,
+    "caseload.client": ("GET", "/clients/{client}", expect(client=403, same_therapist_client=404,
+                                                            other_client=404, therapist=200,
                                                             other_therapist=404)),
     "invitations.new": ("GET", "/invitations/new", THERAPIST_PAGE),
     "invitations.resend": ("POST", "/invitations/{invitation}/resend",
@@ -75,7 +75,7 @@ ROUTES = {
                           expect(client=404, same_therapist_client=404, other_client=404, therapist=302,
                                  other_therapist=404)),
     "assignments.assign": ("GET", "/clients/{client}/assign",
-                           expect(client=403, same_therapist_client=403, other_client=403, therapist=200,
+                           expect(client=403, same_therapist_client=404, other_client=404, therapist=200,
                                   other_therapist=404)),
     "assignments.change_due_date": ("POST", "/tasks/{open_task}/due-date", THERAPIST_MANAGES_TASK),
     "assignments.cancel": ("POST", "/tasks/{open_task}/cancel", THERAPIST_MANAGES_TASK),

@@ -35,8 +35,9 @@ def index():
 @login_required
 def client(client_id):
     """One client's page, as her therapist sees it."""
-    policy.require_therapist(current_user)
+    # Visibility first, so that another person's id answers 404 whatever the visitor's role.
     person = policy.get_visible_or_404(User, client_id)
+    policy.require_therapist(current_user)
     services.open_client_record(current_user, person)
     page = max(request.args.get("page", 1, type=int), 1)
     return render_template("caseload/client.html", client=person,
