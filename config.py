@@ -73,7 +73,9 @@ class Config:
     SESSION_IDLE_TIMEOUT = timedelta(minutes=int(os.environ.get("SESSION_IDLE_MINUTES", "30")))
     SESSION_ABSOLUTE_LIFETIME = timedelta(hours=int(os.environ.get("SESSION_ABSOLUTE_HOURS", "12")))
 
-    MAX_CONTENT_LENGTH = 1024 * 1024
+    # Five answers of 20,000 characters, URL-encoded (an emoji is 12 bytes), must still fit.
+    MAX_CONTENT_LENGTH = 8 * 1024 * 1024
+    MAX_FORM_MEMORY_SIZE = 2 * 1024 * 1024
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the login session
 
     INVITATION_LIFETIME = timedelta(days=int(os.environ.get("INVITATION_DAYS", "7")))

@@ -30,8 +30,20 @@ def create_app(config_class=None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
 
-    from app import (assignments, auth, caseload, cli, errors, exercises, invitations, main,
-                     reflections, review, templating)
+    from app import (
+        assignments,
+        auth,
+        caseload,
+        cli,
+        errors,
+        exercises,
+        invitations,
+        main,
+        pairs,
+        reflections,
+        review,
+        templating,
+    )
 
     auth.init_login_manager(login_manager)
     app.register_blueprint(main.bp)
@@ -42,6 +54,7 @@ def create_app(config_class=None) -> Flask:
     app.register_blueprint(assignments.bp)
     app.register_blueprint(reflections.bp)
     app.register_blueprint(review.bp)
+    app.register_blueprint(pairs.bp)
     errors.init_app(app)
     cli.init_app(app)
     templating.init_app(app)

@@ -21,6 +21,9 @@ from app.models import (
     Assignment,
     Exercise,
     Feedback,
+    Pair,
+    PairExercise,
+    PairMember,
     Reflection,
     User,
     utcnow,
@@ -90,6 +93,8 @@ def seed_demo() -> int:
         user = existing[person.email]
         if person.role == ROLE_CLIENT:
             seed_homework(user, today_for(user))
+        if person.label == "mother":
+            seed_pair(user, existing[person.partner], today_for(user))
     db.session.commit()
     return created
 
@@ -165,6 +170,50 @@ def seed_homework(client: User, today: date) -> None:
     _demo_task(client, library["agree_to_disagree"], today)
     _demo_task(client, library["forgiveness_letter"], today + timedelta(days=5),
                note="Take your time; write it over several evenings if that helps.")
+
+
+def seed_pair(mother: User, daughter: User, today: date) -> None:
+    """A linked pair with shared, unshared, waiting and revealed reflections."""
+    from app.pairs.services import member_prompts
+
+    member_ids = [mother.id, daughter.id]
+    if db.session.scalar(sa.select(PairMember.id).where(PairMember.user_id.in_(member_ids)).limit(1)):
+        return
+    now = utcnow()
+    pair = Pair(therapist_id=mother.therapist_id, created_at=now - timedelta(days=20))
+    db.session.add(pair)
+    db.session.flush()
+    labels = {mother.id: "mother", daughter.id: "daughter"}
+    for user_id, label in labels.items():
+        db.session.add(PairMember(pair_id=pair.id, user_id=user_id, label=label,
+                                  accepted_at=now - timedelta(days=19)))
+    library = {e.family: e for e in db.session.scalars(
+        sa.select(Exercise).where(Exercise.built_in.is_(True)).order_by(Exercise.id))}
+
+    def pair_exercise(family, due, reveal, plan):
+        exercise = library[family]
+        pe = PairExercise(pair_id=pair.id, therapist_id=mother.therapist_id, title=exercise.title,
+                          reveal_together=reveal)
+        db.session.add(pe)
+        db.session.flush()
+        for person, (sent_days_ago, shared, ratings) in plan.items():
+            task = _demo_task(person, exercise, due,
+                              TASK_SUBMITTED if sent_days_ago is not None else TASK_OPEN,
+                              pair_exercise_id=pe.id)
+            task.prompts = member_prompts(exercise, labels[person.id])
+            reflection = _demo_reflection(task, person, sent_days_ago, *ratings)
+            if shared:
+                reflection.shared_at = now - timedelta(days=sent_days_ago or 0)
+
+    # Shared by the mother, kept private by the daughter.
+    pair_exercise("stay_present", today - timedelta(days=9), False,
+                  {mother: (8, True, (5, 6, "yes")), daughter: (7, False, (8, 3, "partly"))})
+    # Reveal together, both sent and shared: revealed to each other.
+    pair_exercise("idealisation", today - timedelta(days=4), True,
+                  {mother: (3, True, (4, 7, "yes")), daughter: (2, True, (6, 5, "partly"))})
+    # Reveal together, only the mother has sent: each sees "waiting for your partner".
+    pair_exercise("growing_up", today + timedelta(days=2), True,
+                  {mother: (1, True, (6, 5, "partly")), daughter: (None, False, (7, 4, "no"))})
 
 
 def demo_logins() -> list[dict]:

@@ -1,4 +1,6 @@
 """Small pieces shared by the forms of several features (shape only, never meaning)."""
+import re
+
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
@@ -21,3 +23,15 @@ def new_password_fields():
         render_kw={"autocomplete": "new-password"},
     )
     return password, confirm
+
+
+ANSWER_MAX = 20_000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(value):
+    """Keep what was written, minus characters no text can hold (NUL and other controls);
+    line endings become \\n so that the counter and the limit agree with the browser."""
+    if value is None:
+        return value
+    return _CONTROL.sub("", str(value).replace("\r\n", "\n").replace("\r", "\n"))

@@ -13,11 +13,14 @@ from app.extensions import db
 from app.models import (
     REFLECTION_SUBMITTED,
     ROLE_CLIENT,
+    SHARING_NEVER,
     TASK_CANCELLED,
     TASK_OPEN,
     Assignment,
     Exercise,
     Invitation,
+    Pair,
+    PairMember,
     Reflection,
     User,
 )
@@ -152,13 +155,16 @@ def visible_assignments(user) -> sa.Select:
 # --- reflections -----------------------------------------------------------------------------
 
 def can_view_reflection(user, reflection: Reflection) -> bool:
-    """The author always; her therapist once it is submitted (drafts are the author's alone)."""
+    """The author always; her therapist once it is submitted (drafts are the author's alone);
+    her pair partner when she chose to share it (see partner_can_read)."""
     if not _signed_in(user) or reflection is None:
         return False
     if user.id == reflection.author_id:
         return True
-    return (is_therapist(user) and reflection.assignment.therapist_id == user.id
-            and reflection.status == REFLECTION_SUBMITTED)
+    if (is_therapist(user) and reflection.assignment.therapist_id == user.id
+            and reflection.status == REFLECTION_SUBMITTED):
+        return True
+    return partner_can_read(user, reflection)
 
 
 def can_review_reflection(user, reflection: Reflection) -> bool:
@@ -193,6 +199,136 @@ def visible_reflections(user) -> sa.Select:
     return query.where(sa.false())
 
 
+# --- pairs ---------------------------------------------------------------------------------
+
+def active_pair_of(user) -> Pair | None:
+    """The linked pair (both accepted, not ended) this client belongs to, if any."""
+    if not is_client(user):
+        return None
+    pair = open_pair_of(user)
+    return pair if pair is not None and pair.is_active else None
+
+
+def _linked_partners(user_a_id: int, user_b_id: int) -> Pair | None:
+    """The active pair that links these two people, or None."""
+    if user_a_id == user_b_id:
+        return None
+    pair = db.session.scalar(
+        sa.select(Pair).join(PairMember).where(PairMember.user_id == user_a_id, Pair.ended_at.is_(None))
+    )
+    if pair is None or not pair.is_active or pair.member_for(user_b_id) is None:
+        return None
+    return pair
+
+
+def can_link_pair(user, first: User, second: User) -> bool:
+    """A therapist links two of her own (different, open) clients who are in no other pair."""
+    if not (is_therapist(user) and first is not None and second is not None and first.id != second.id):
+        return False
+    for client in (first, second):
+        if not can_assign_to(user, client) or open_pair_of(client) is not None:
+            return False
+    return True
+
+
+def open_pair_of(client: User) -> Pair | None:
+    """A pair this client belongs to that has not ended (pending or active)."""
+    return db.session.scalar(
+        sa.select(Pair).join(PairMember).where(PairMember.user_id == client.id, Pair.ended_at.is_(None))
+    )
+
+
+def can_view_pair(user, pair: Pair) -> bool:
+    """Her therapist, and each member (to accept, see her partner's name, or leave)."""
+    if not _signed_in(user) or pair is None:
+        return False
+    if is_therapist(user):
+        return pair.therapist_id == user.id
+    return pair.member_for(user.id) is not None
+
+
+def can_respond_to_pair(user, pair: Pair) -> bool:
+    """A member accepts or declines while the pair waits for her."""
+    member = pair.member_for(user.id) if pair is not None and is_client(user) else None
+    return member is not None and member.accepted_at is None and pair.ended_at is None
+
+
+def can_leave_pair(user, pair: Pair) -> bool:
+    """Either member can leave at any time."""
+    return (is_client(user) and pair is not None and pair.ended_at is None
+            and pair.member_for(user.id) is not None)
+
+
+def can_dissolve_pair(user, pair: Pair) -> bool:
+    return is_therapist(user) and pair is not None and pair.therapist_id == user.id \
+        and pair.ended_at is None
+
+
+def can_assign_to_pair(user, pair: Pair) -> bool:
+    return can_dissolve_pair(user, pair) and pair.is_active and all(
+        m.user.is_active for m in pair.members)
+
+
+def can_share_reflection(user, reflection: Reflection) -> bool:
+    """The author shares a sent reflection of a shareable family while she is in a linked pair."""
+    return (is_client(user) and reflection is not None and reflection.author_id == user.id
+            and reflection.status == REFLECTION_SUBMITTED
+            and reflection.assignment.sharing != SHARING_NEVER
+            and reflection.shared_at is None and active_pair_of(user) is not None)
+
+
+def can_withdraw_share(user, reflection: Reflection) -> bool:
+    return (is_client(user) and reflection is not None and reflection.author_id == user.id
+            and reflection.shared_at is not None)
+
+
+def reveal_waiting(reflection: Reflection) -> bool:
+    """On a reveal-together pair exercise, True until both members have sent theirs."""
+    pair_exercise = reflection.assignment.pair_exercise
+    if pair_exercise is None or not pair_exercise.reveal_together:
+        return False
+    for task in pair_exercise.tasks:
+        if task.reflection is None or task.reflection.status != REFLECTION_SUBMITTED:
+            return True
+    return False
+
+
+def partner_can_read(user, reflection: Reflection) -> bool:
+    """Her linked partner reads a reflection only if it was sent, is of a shareable family,
+    is shared now, and (reveal together) both have sent theirs. Never once the pair ended."""
+    if not is_client(user) or reflection is None or user.id == reflection.author_id:
+        return False
+    if (reflection.status != REFLECTION_SUBMITTED or reflection.shared_at is None
+            or reflection.assignment.sharing == SHARING_NEVER):
+        return False
+    if _linked_partners(user.id, reflection.author_id) is None:
+        return False
+    return not reveal_waiting(reflection)
+
+
+def shared_with(user) -> sa.Select:
+    """Reflections her linked partner shares with her (reveal-together ones still filtered by
+    partner_can_read before showing)."""
+    pair = active_pair_of(user)
+    if pair is None or not pair.is_active:
+        return sa.select(Reflection).where(sa.false())
+    partner = pair.partner_of(user.id)
+    return (sa.select(Reflection).join(Reflection.assignment)
+            .where(Reflection.author_id == partner.user_id,
+                   Reflection.status == REFLECTION_SUBMITTED,
+                   Reflection.shared_at.is_not(None),
+                   Assignment.sharing != SHARING_NEVER))
+
+
+def visible_pairs(user) -> sa.Select:
+    query = sa.select(Pair)
+    if is_therapist(user):
+        return query.where(Pair.therapist_id == user.id)
+    if is_client(user):
+        return query.join(PairMember).where(PairMember.user_id == user.id)
+    return query.where(sa.false())
+
+
 # --- loading -------------------------------------------------------------------------------
 
 _VISIBILITY = {
@@ -201,6 +337,7 @@ _VISIBILITY = {
     Exercise: can_view_exercise,
     Assignment: can_view_assignment,
     Reflection: can_view_reflection,
+    Pair: can_view_pair,
 }
 
 
@@ -237,6 +374,14 @@ def require_client(user) -> None:
 
 
 JINJA_GLOBALS = {
+    "can_view_pair": can_view_pair,
+    "can_respond_to_pair": can_respond_to_pair,
+    "can_leave_pair": can_leave_pair,
+    "can_dissolve_pair": can_dissolve_pair,
+    "can_assign_to_pair": can_assign_to_pair,
+    "can_share_reflection": can_share_reflection,
+    "can_withdraw_share": can_withdraw_share,
+    "partner_can_read": partner_can_read,
     "can_edit_exercise": can_edit_exercise,
     "can_duplicate_exercise": can_duplicate_exercise,
     "can_assign_to": can_assign_to,

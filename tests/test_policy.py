@@ -1,8 +1,5 @@
-"""The access rules of app/policy.py, cell by cell: self / a client of the same therapist /
-own therapist / another therapist / another client / anonymous.
-
-(Pairs do not exist yet; the pair-partner column arrives with them. Until then a client of the
-same therapist stands where the partner will, and must see nothing of C's.)"""
+"""The access rules of app/policy.py, cell by cell: self / her pair partner / another client of
+the same therapist / own therapist / another therapist / another client / anonymous."""
 import pytest
 import sqlalchemy as sa
 from flask_login import AnonymousUserMixin
@@ -12,7 +9,8 @@ from app.extensions import db
 from app.models import Assignment, Exercise, Invitation, Reflection, User
 from tests.world import build_world
 
-ACTORS = ["client", "same_therapist_client", "therapist", "other_therapist", "other_client", "anonymous"]
+ACTORS = ["client", "partner", "same_therapist_client", "therapist", "other_therapist", "other_client",
+          "anonymous"]
 
 
 @pytest.fixture
@@ -23,6 +21,9 @@ def world(app):
 
 
 def row(**cells):
+    """One expected value per actor. The pair partner gets what another client of the same
+    therapist gets unless the row names her (she sees only what C shares with her)."""
+    cells.setdefault("partner", cells.get("same_therapist_client"))
     assert set(cells) == set(ACTORS), f"a row must name every actor: {sorted(set(ACTORS) ^ set(cells))}"
     return cells
 

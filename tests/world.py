@@ -14,7 +14,8 @@ from tests.conftest import make_client, make_therapist
 
 def build_world() -> dict:
     """Therapist T with client C (an open task, a submitted reflection, a draft) and an
-    invitation and exercise of her own; therapist T2 with client C2; C3 another client of T."""
+    invitation and exercise of her own; therapist T2 with client C2; C3 another client of T;
+    P, C's linked pair partner, with whom C shares one reflection."""
     from app.assignments.services import assign_exercise
     from app.exercises.services import create_exercise
     from app.invitations.services import invite_client
@@ -38,7 +39,20 @@ def build_world() -> dict:
     draft = save_draft(c, draft_task, ["Half a thought"], {})
     with current_app.test_request_context():
         invitation, _ = invite_client(t, "new.client@example.org")
+
+    # C and her partner P (another client of T), linked with both members' consent; C shares
+    # one reflection of a pair exercise (not revealed-together), and keeps `reflection` private.
+    from app.pairs.services import assign_to_pair, link_pair, respond
+    from app.pairs.services import share as share_reflection
+    p = make_client(t, "Elena")
+    pair = link_pair(t, c, "mother", p, "daughter")
+    respond(c, pair, accept=True)
+    respond(p, pair, accept=True)
+    pair_exercise = assign_to_pair(t, pair, built_in, due_date=today + timedelta(days=1), today=today)
+    shared_task = next(task for task in pair_exercise.tasks if task.client_id == c.id)
+    shared_reflection, _ = submit_reflection(c, shared_task, ["Shared words."], ratings)
+    share_reflection(c, shared_reflection)
     return dict(therapist=t, client=c, same_therapist_client=c3, other_therapist=t2,
-                other_client=c2, built_in=built_in, own_exercise=own, open_task=open_task,
+                other_client=c2, partner=p, built_in=built_in, own_exercise=own, open_task=open_task,
                 submitted_task=submitted_task, draft_task=draft_task, reflection=reflection,
-                draft=draft, invitation=invitation)
+                draft=draft, invitation=invitation, pair=pair, shared_reflection=shared_reflection)

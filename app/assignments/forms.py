@@ -1,7 +1,22 @@
 """Forms for assigning an exercise and managing a task."""
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectChoice, IntegerField, SelectField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms import (
+    DateField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+)
+
+from app.forms_common import clean_text
 
 REPEAT_CHOICES = [SelectChoice("none", "Once"), SelectChoice("daily", "Every day"),
                   SelectChoice("weekly", "Every week")]
@@ -12,7 +27,7 @@ class AssignForm(FlaskForm):
     exercise_id = SelectField("Exercise", coerce=int, validators=[InputRequired()])
     due_date = DateField("Due date", validators=[DataRequired(message="Choose a due date.")])
     note = TextAreaField(
-        "A personal note (optional)", validators=[Optional(), Length(max=2000)],
+        "A personal note (optional)", filters=[clean_text], validators=[Optional(), Length(max=2000)],
         description="She sees it above the exercise.", render_kw={"rows": 3},
     )
     repeat = SelectField("Repeat", choices=REPEAT_CHOICES, default="none")

@@ -16,15 +16,16 @@ from app.models import Assignment, Exercise, User
 @login_required
 def assign(client_id):
     """Give one of the library's exercises to a client, once or repeating."""
-    policy.require_therapist(current_user)
+    # Visibility first, so that another person's id answers 404 whatever the visitor's role.
     client = policy.get_visible_or_404(User, client_id)
+    policy.require_therapist(current_user)
     if not policy.can_assign_to(current_user, client):
         abort(403)
     form = AssignForm()
     exercises = assignable_exercises(current_user)
     form.exercise_id.choices = [SelectChoice(e.id, e.title, optgroup=family_name(e.family))
                                 for e in exercises]
-    today = today_for(current_user)
+    today = today_for(client)  # a due date is a day on her calendar, not the therapist's
     if form.due_date.data is None and not form.is_submitted():
         form.due_date.data = today
     if form.validate_on_submit():
@@ -44,8 +45,9 @@ def assign(client_id):
 
 
 def _managed_task(task_id) -> Assignment:
-    policy.require_therapist(current_user)
+    # Visibility first: someone else's task is 404 to everyone; her own client gets 403 (wrong role).
     task = policy.get_visible_or_404(Assignment, task_id)
+    policy.require_therapist(current_user)
     if not policy.can_manage_assignment(current_user, task):
         abort(404)
     return task
@@ -59,7 +61,7 @@ def change_due_date(task_id):
     form = DueDateForm()
     if form.validate_on_submit():
         try:
-            services.change_due_date(current_user, task, form.due_date.data, today_for(current_user))
+            services.change_due_date(current_user, task, form.due_date.data, today_for(task.client))
         except services.AssignmentError as exc:
             flash(str(exc), "error")
         else:

@@ -26,6 +26,7 @@ from app.models import (
 REPEAT_STEPS = {"none": None, "daily": timedelta(days=1), "weekly": timedelta(weeks=1)}
 DONE_SHOWN = 10
 TASKS_PER_PAGE = 20
+MAX_PAGE = 100_000
 
 
 class AssignmentError(Exception):
@@ -36,7 +37,7 @@ class AssignmentError(Exception):
         self.field = field
 
 
-def _check_due_date(due: date, today: date) -> None:
+def check_due_date(due: date, today: date) -> None:
     if due < today:
         raise AssignmentError("Choose today or a later date.", "due_date")
     if due > today + timedelta(days=366):
@@ -55,7 +56,7 @@ def assign_exercise(therapist: User, client: User, exercise: Exercise, *, due_da
         raise AssignmentError("Choose how often it repeats.", "repeat")
     step = REPEAT_STEPS[repeat]
     count = 1 if step is None else times
-    _check_due_date(due_date, today)
+    check_due_date(due_date, today)
     series_key = secrets.token_hex(8) if count > 1 else None
     tasks = []
     for i in range(count):
@@ -79,7 +80,7 @@ def assign_exercise(therapist: User, client: User, exercise: Exercise, *, due_da
 def change_due_date(therapist: User, task: Assignment, due_date: date, today: date) -> None:
     if not policy.can_change_due_date(therapist, task):
         raise AssignmentError("Only an open task's due date can change.")
-    _check_due_date(due_date, today)
+    check_due_date(due_date, today)
     task.due_date = due_date
     audit.record(therapist, "task_due_date_changed", task.client, task)
     db.session.commit()
@@ -151,4 +152,6 @@ def client_tasks(therapist: User, client: User, page: int):
     query = (policy.visible_assignments(therapist).where(Assignment.client_id == client.id)
              .options(selectinload(Assignment.reflection))
              .order_by(Assignment.due_date.desc(), Assignment.id.desc()))
+    # A huge ?page= would overflow the database's OFFSET (a 500); past the end is simply empty.
+    page = min(max(page, 1), MAX_PAGE)
     return db.paginate(query, page=page, per_page=TASKS_PER_PAGE, error_out=False)

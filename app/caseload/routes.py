@@ -10,6 +10,7 @@ from app.exercises.families import family_name
 from app.invitations.forms import InvitationActionForm
 from app.invitations.services import invitation_link
 from app.models import User
+from app.pairs.services import pairs_of
 from app.review.services import review_counts
 
 
@@ -25,6 +26,7 @@ def index():
         "caseload/index.html",
         clients=clients,
         review_counts=review_counts(current_user),
+        pairs=pairs_of(current_user),
         invitations=invitations,
         invitation_link=invitation_link,
         action_form=InvitationActionForm(),
@@ -40,6 +42,6 @@ def client(client_id):
     policy.require_therapist(current_user)
     services.open_client_record(current_user, person)
     page = max(request.args.get("page", 1, type=int), 1)
-    return render_template("caseload/client.html", client=person,
+    return render_template("caseload/client.html", client=person, pair=policy.open_pair_of(person),
                            tasks=client_tasks(current_user, person, page),
                            today=today_for(current_user), family_name=family_name)

@@ -4,7 +4,7 @@ from wtforms import SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from app.exercises.families import family_choices
-from app.reflections.forms import clean_text
+from app.forms_common import clean_text
 
 MIN_PROMPTS, MAX_PROMPTS, PROMPT_MAX = 2, 5, 500
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
 from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import Forbidden
 
 from app import audit, passwords, policy

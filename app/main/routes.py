@@ -10,6 +10,7 @@ from app.clock import today_for
 from app.exercises.families import family_name
 from app.extensions import db
 from app.main import bp
+from app.pairs.forms import PairActionForm
 
 
 @bp.get("/")
@@ -29,7 +30,8 @@ def home():
     policy.require_client(current_user)
     today = today_for(current_user)
     return render_template("main/home.html", board=task_board(current_user, today), today=today,
-                           family_name=family_name)
+                           family_name=family_name, pair=policy.open_pair_of(current_user),
+                           pair_form=PairActionForm())
 
 
 @bp.get("/healthz")

@@ -7,18 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import Length, ValidationError
 
+from app.forms_common import ANSWER_MAX, clean_text
 from app.models import STAYED_PRESENT_CHOICES
-
-ANSWER_MAX = 20_000
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def clean_text(value):
-    """Keep what was written, minus characters no text can hold (NUL and other controls);
-    line endings become \\n so that the counter and the limit agree with the browser."""
-    if value is None:
-        return value
-    return _CONTROL.sub("", str(value).replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def _rating(field) -> None:
@@ -26,7 +16,8 @@ def _rating(field) -> None:
     if raw == "":
         field.data = None
         return
-    if not raw.isdigit() or not 0 <= int(raw) <= 10:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses (a 500).
+    if not re.fullmatch(r"[0-9]{1,2}", raw) or not 0 <= int(raw) <= 10:
         raise ValidationError("Choose a number from 0 to 10.")
     field.data = int(raw)
 

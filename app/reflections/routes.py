@@ -6,6 +6,8 @@ from app import policy
 from app.assignments.forms import DueDateForm, TaskActionForm
 from app.exercises.families import SHARING_LABELS, family_name
 from app.models import TASK_OPEN, Assignment, Reflection
+from app.pairs.forms import PairActionForm
+from app.pairs.services import partner_panel
 from app.reflections import bp, services
 from app.reflections.forms import AddendumForm, UrgentForm, reflection_form
 from app.templating import localtime
@@ -37,7 +39,9 @@ def _render_task(task: Assignment, form=None, status: int = 200):
                 _fill_from_draft(form, reflection)
             context.update(form=form)
         services.mark_feedback_seen(current_user, reflection)
-        context.update(addendum_form=AddendumForm(), urgent_form=UrgentForm())
+        context.update(addendum_form=AddendumForm(), urgent_form=UrgentForm(),
+                       partner_panel=partner_panel(current_user, task),
+                       pair=policy.active_pair_of(current_user), pair_form=PairActionForm())
         return render_template("reflections/task.html", **context), status
     context.update(due_form=DueDateForm(due_date=task.due_date), action_form=TaskActionForm())
     return render_template("reflections/task_for_therapist.html", **context), status

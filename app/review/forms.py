@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from app.reflections.forms import ANSWER_MAX, clean_text
+from app.forms_common import ANSWER_MAX, clean_text
 
 
 class FeedbackForm(FlaskForm):

@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 from app import policy
 from app.exercises.families import family_name
 from app.models import Reflection
+from app.pairs.services import open_shared_reflection
 from app.review import bp, services
 from app.review.forms import AnnotationForm, FeedbackForm, ReviewedForm
 
@@ -36,6 +37,11 @@ def read(reflection_id):
     reflection = policy.get_visible_or_404(Reflection, reflection_id)
     if current_user.id == reflection.author_id:
         return redirect(url_for("reflections.task", task_id=reflection.assignment_id))
+    if policy.partner_can_read(current_user, reflection):
+        open_shared_reflection(current_user, reflection)
+        pair = policy.active_pair_of(current_user)
+        return render_template("pairs/partner_view.html", reflection=reflection,
+                               label=pair.member_for(reflection.author_id).label)
     if not policy.can_review_reflection(current_user, reflection):
         abort(404)
     return _render_reading(reflection)

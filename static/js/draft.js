@@ -69,7 +69,8 @@
     var counter = form.querySelector('[data-counter-for="' + area.id + '"]');
     if (!counter) { return; }
     var limit = parseInt(area.getAttribute("data-limit"), 10);
-    var length = area.value.replace(/\r\n/g, "\n").length;
+    // Count characters as the server does (code points): an emoji is one, not two UTF-16 units.
+    var length = Array.from(area.value.replace(/\r\n/g, "\n")).length;
     counter.textContent = length.toLocaleString() + " / " + limit.toLocaleString() + " characters" +
       (length > limit ? " — " + (length - limit).toLocaleString() + " too many; please shorten it" : "");
     counter.classList.toggle("over", length > limit);
@@ -103,7 +104,7 @@
         serverSavedAt = Date.parse(result.json.saved_at) || Date.now();
         if (!dirty) { forgetLocal(); }
         say("Draft saved at " + result.json.saved_at_display + ".");
-      } else if (result.status === 400 || result.status === 409) {
+      } else if (result.status === 400 || result.status === 409 || result.status === 413) {
         // Refused on its content (too long) or because the task closed: retrying cannot help.
         dirty = true;
         say((result.json.message || "Not saved.") + " Your text is still here.", true);

@@ -28,7 +28,8 @@ def test_write_and_send_a_reflection_with_the_keyboard_only(base, page):
     task = assign_exercise(therapist, client, exercise, due_date=today + timedelta(days=2), today=today)[0]
 
     page.goto(base + "/login")
-    # The email field has focus when the page opens.
+    # The email field has focus when the page opens (wait for it, or the first key is lost).
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'email'")
     page.keyboard.type(client.email)
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)

@@ -1,161 +1,18 @@
-"""SQLAlchemy models: columns, relationships and tiny helpers only."""
+"""The homework loop: exercises, tasks (assignments), reflections and what hangs off them."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
+from app.models.accounts import User
+from app.models.base import UTCDateTime, utcnow
 
-ROLE_THERAPIST = "therapist"
-ROLE_CLIENT = "client"
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-class UTCDateTime(sa.types.TypeDecorator):
-    """Timezone-aware UTC datetimes on every database (SQLite drops the zone; this restores it)."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; store timezone-aware UTC")
-        return value.astimezone(timezone.utc)
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
-
-
-class User(db.Model):
-    """A therapist or a client. A client belongs to exactly one therapist."""
-
-    __tablename__ = "users"
-    __table_args__ = (
-        sa.CheckConstraint("role IN ('therapist', 'client')", name="role_known"),
-        sa.CheckConstraint(
-            "(role = 'client' AND therapist_id IS NOT NULL) OR "
-            "(role = 'therapist' AND therapist_id IS NULL)",
-            name="client_has_therapist",
-        ),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(sa.String(254), unique=True)  # stored lower-case
-    name: Mapped[str] = mapped_column(sa.String(120))
-    role: Mapped[str] = mapped_column(sa.String(20))
-    password_hash: Mapped[str] = mapped_column(sa.String(255))
-    therapist_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("users.id"), index=True
-    )
-    timezone: Mapped[str] = mapped_column(sa.String(64), default="Europe/London")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-    therapist: Mapped[User | None] = relationship(remote_side=[id], back_populates="clients")
-    clients: Mapped[list[User]] = relationship(back_populates="therapist")
-
-    # Flask-Login: the id carries the login session's token, so ending that session (logout,
-    # password change) also invalidates any copied session or remember-me cookie.
-    session_token = None  # set per request by the loader; not a column
-
-    @property
-    def is_therapist(self) -> bool:
-        return self.role == ROLE_THERAPIST
-
-    @property
-    def is_client(self) -> bool:
-        return self.role == ROLE_CLIENT
-
-    @property
-    def is_active(self) -> bool:
-        return self.closed_at is None
-
-    @property
-    def is_authenticated(self) -> bool:
-        return True
-
-    @property
-    def is_anonymous(self) -> bool:
-        return False
-
-    def get_id(self) -> str:
-        return f"{self.id}:{self.session_token or ''}"
-
-    def __repr__(self) -> str:
-        return f"<User {self.id} {self.role}>"
-
-
-class LoginSession(db.Model):
-    """One signed-in browser. The cookie holds a random token; only its SHA-256 is stored."""
-
-    __tablename__ = "login_sessions"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    user_agent: Mapped[str] = mapped_column(sa.String(200), default="")
-
-    user: Mapped[User] = relationship()
-
-
-class Invitation(db.Model):
-    """A therapist's invitation for a new client: a single-use link that expires."""
-
-    __tablename__ = "invitations"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    therapist_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
-    email: Mapped[str] = mapped_column(sa.String(254), index=True)
-    # A random nonce signed with SECRET_KEY forms the link; a stolen database alone cannot.
-    nonce: Mapped[str] = mapped_column(sa.String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    client_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
-
-    therapist: Mapped[User] = relationship(foreign_keys=[therapist_id])
-
-    def is_pending(self, now: datetime | None = None) -> bool:
-        now = now or utcnow()
-        return self.accepted_at is None and self.revoked_at is None and self.expires_at > now
-
-
-class AuditEvent(db.Model):
-    """Who did or read what in whose record, and when. Rows are only ever added."""
-
-    __tablename__ = "audit_events"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
-    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
-    action: Mapped[str] = mapped_column(sa.String(64))
-    subject_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
-    )
-    object_type: Mapped[str | None] = mapped_column(sa.String(40))
-    object_id: Mapped[int | None] = mapped_column()
-    ip: Mapped[str | None] = mapped_column(sa.String(45))
-
-
-# --- the homework loop ---------------------------------------------------------------------
+if TYPE_CHECKING:
+    from app.models.pairs import PairExercise
 
 SHARING_AUTHOR_CHOICE = "author_choice"      # the author may share with her pair partner
 SHARING_THERAPIST_DEFAULT = "therapist_only"  # private unless the author decides otherwise
@@ -191,6 +48,8 @@ class Exercise(db.Model):
     title: Mapped[str] = mapped_column(sa.String(200))
     instructions: Mapped[str] = mapped_column(sa.Text)
     prompts: Mapped[list] = mapped_column(sa.JSON)
+    # Optional wording per pair role, e.g. {"mother": [...], "daughter": [...]}, same length as prompts.
+    member_prompts: Mapped[dict | None] = mapped_column(sa.JSON)
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -231,11 +90,15 @@ class Assignment(db.Model):
     status: Mapped[str] = mapped_column(sa.String(20), default=TASK_OPEN)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    pair_exercise_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("pair_exercises.id", ondelete="SET NULL"), index=True
+    )
 
     client: Mapped[User] = relationship(foreign_keys=[client_id])
     therapist: Mapped[User] = relationship(foreign_keys=[therapist_id])
     exercise: Mapped[Exercise | None] = relationship()
     reflection: Mapped[Reflection | None] = relationship(back_populates="assignment", uselist=False)
+    pair_exercise: Mapped[PairExercise | None] = relationship(back_populates="tasks")
 
 
 class Reflection(db.Model):
@@ -269,6 +132,8 @@ class Reflection(db.Model):
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     feedback_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set while the author shares it with her pair partner; cleared when she withdraws it.
+    shared_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     assignment: Mapped[Assignment] = relationship(back_populates="reflection")
     author: Mapped[User] = relationship()

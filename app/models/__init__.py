@@ -1,0 +1,26 @@
+"""SQLAlchemy models, by area of the practice. Import them from here: `from app.models import User`."""
+from app.models.accounts import AuditEvent, Invitation, LoginSession, User  # noqa: F401
+from app.models.base import (  # noqa: F401
+    ROLE_CLIENT,
+    ROLE_THERAPIST,
+    UTCDateTime,
+    utcnow,
+)
+from app.models.homework import (  # noqa: F401
+    REFLECTION_DRAFT,
+    REFLECTION_SUBMITTED,
+    SHARING_AUTHOR_CHOICE,
+    SHARING_NEVER,
+    SHARING_THERAPIST_DEFAULT,
+    STAYED_PRESENT_CHOICES,
+    TASK_CANCELLED,
+    TASK_OPEN,
+    TASK_SUBMITTED,
+    Addendum,
+    Assignment,
+    Exercise,
+    Feedback,
+    PrivateAnnotation,
+    Reflection,
+)
+from app.models.pairs import Pair, PairExercise, PairMember  # noqa: F401

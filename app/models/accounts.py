@@ -1,0 +1,128 @@
+"""People and their access: users, login sessions, invitations, the audit trail."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.base import ROLE_CLIENT, ROLE_THERAPIST, UTCDateTime, utcnow
+
+
+class User(db.Model):
+    """A therapist or a client. A client belongs to exactly one therapist."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        sa.CheckConstraint("role IN ('therapist', 'client')", name="role_known"),
+        sa.CheckConstraint(
+            "(role = 'client' AND therapist_id IS NOT NULL) OR "
+            "(role = 'therapist' AND therapist_id IS NULL)",
+            name="client_has_therapist",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)  # stored lower-case
+    name: Mapped[str] = mapped_column(sa.String(120))
+    role: Mapped[str] = mapped_column(sa.String(20))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    therapist_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id"), index=True
+    )
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="Europe/London")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    therapist: Mapped[User | None] = relationship(remote_side=[id], back_populates="clients")
+    clients: Mapped[list[User]] = relationship(back_populates="therapist")
+
+    # Flask-Login: the id carries the login session's token, so ending that session (logout,
+    # password change) also invalidates any copied session or remember-me cookie.
+    session_token = None  # set per request by the loader; not a column
+
+    @property
+    def is_therapist(self) -> bool:
+        return self.role == ROLE_THERAPIST
+
+    @property
+    def is_client(self) -> bool:
+        return self.role == ROLE_CLIENT
+
+    @property
+    def is_active(self) -> bool:
+        return self.closed_at is None
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token or ''}"
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.role}>"
+
+
+class LoginSession(db.Model):
+    """One signed-in browser. The cookie holds a random token; only its SHA-256 is stored."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    user_agent: Mapped[str] = mapped_column(sa.String(200), default="")
+
+    user: Mapped[User] = relationship()
+
+
+class Invitation(db.Model):
+    """A therapist's invitation for a new client: a single-use link that expires."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(sa.String(254), index=True)
+    # A random nonce signed with SECRET_KEY forms the link; a stolen database alone cannot.
+    nonce: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    client_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+    therapist: Mapped[User] = relationship(foreign_keys=[therapist_id])
+
+    def is_pending(self, now: datetime | None = None) -> bool:
+        now = now or utcnow()
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > now
+
+
+class AuditEvent(db.Model):
+    """Who did or read what in whose record, and when. Rows are only ever added."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    subject_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    object_type: Mapped[str | None] = mapped_column(sa.String(40))
+    object_id: Mapped[int | None] = mapped_column()
+    ip: Mapped[str | None] = mapped_column(sa.String(45))

@@ -1,0 +1,193 @@
+"""Views for pairs."""
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from wtforms import SelectChoice
+
+from app import policy
+from app.assignments.services import AssignmentError
+from app.clock import today_for
+from app.exercises.families import family_name
+from app.exercises.services import assignable_exercises
+from app.extensions import db
+from app.models import Exercise, Pair, Reflection, User
+from app.pairs import bp, services
+from app.pairs.forms import (
+    LABEL_SUGGESTIONS,
+    LinkPairForm,
+    PairActionForm,
+    PairAssignForm,
+)
+
+
+def _client_choices():
+    clients = db.session.scalars(policy.visible_clients(current_user).order_by(User.name)).all()
+    return [SelectChoice(c.id, c.name) for c in clients]
+
+
+@bp.route("/pairs/new", methods=["GET", "POST"])
+@login_required
+def new():
+    """Propose linking two of her clients as a pair."""
+    policy.require_therapist(current_user)
+    form = LinkPairForm()
+    choices = _client_choices()
+    form.first_id.choices = choices
+    form.second_id.choices = choices
+    if form.validate_on_submit():
+        first = db.session.get(User, form.first_id.data)
+        second = db.session.get(User, form.second_id.data)
+        try:
+            pair = services.link_pair(current_user, first, form.first_label.data, second,
+                                      form.second_label.data)
+        except services.PairError as exc:
+            form[exc.field or "first_id"].errors.append(str(exc))
+        else:
+            flash("Link proposed. It takes effect when both have accepted it on their own pages.",
+                  "success")
+            return redirect(url_for("pairs.show", pair_id=pair.id))
+    elif form.is_submitted():
+        for name in ("first_id", "second_id"):
+            if form[name].errors:  # an id that is not one of hers: say so plainly
+                form[name].errors = ["Choose one of your own clients."]
+    return render_template("pairs/new.html", form=form, suggestions=LABEL_SUGGESTIONS,
+                           has_clients=len(choices) >= 2)
+
+
+@bp.get("/pairs/<int:pair_id>")
+@login_required
+def show(pair_id):
+    """The therapist's pair page (side by side), or a member's view of her link."""
+    pair = policy.get_visible_or_404(Pair, pair_id)
+    if policy.is_therapist(current_user):
+        rows = services.pair_overview(current_user, pair)
+        return render_template("pairs/show.html", pair=pair, rows=rows,
+                               table=services.ratings_side_by_side(rows, pair),
+                               action_form=PairActionForm())
+    return render_template("pairs/member.html", pair=pair, me=pair.member_for(current_user.id),
+                           partner=pair.partner_of(current_user.id), action_form=PairActionForm())
+
+
+def _pair_action(pair_id, require_role, action, done_message):
+    # Visibility first, so that another person's pair answers 404 whatever the visitor's role.
+    pair = policy.get_visible_or_404(Pair, pair_id)
+    require_role(current_user)
+    if PairActionForm().validate_on_submit():
+        try:
+            action(pair)
+        except services.PairError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(done_message, "success")
+    return pair
+
+
+@bp.post("/pairs/<int:pair_id>/accept")
+@login_required
+def accept(pair_id):
+    """A member accepts the proposed link."""
+    pair = _pair_action(pair_id, policy.require_client,
+                        lambda p: services.respond(current_user, p, accept=True),
+                        "You accepted. The link is active once both of you have accepted.")
+    return redirect(url_for("pairs.show", pair_id=pair.id))
+
+
+@bp.post("/pairs/<int:pair_id>/decline")
+@login_required
+def decline(pair_id):
+    """A member declines the proposed link."""
+    _pair_action(pair_id, policy.require_client,
+                 lambda p: services.respond(current_user, p, accept=False),
+                 "You declined the link. Nothing is shared.")
+    return redirect(url_for("main.home"))
+
+
+@bp.post("/pairs/<int:pair_id>/leave")
+@login_required
+def leave(pair_id):
+    """A member leaves the pair; sharing stops at once both ways."""
+    _pair_action(pair_id, policy.require_client, lambda p: services.leave_pair(current_user, p),
+                 "You have left the pair. Neither of you can read what the other had shared.")
+    return redirect(url_for("main.home"))
+
+
+@bp.post("/pairs/<int:pair_id>/dissolve")
+@login_required
+def dissolve(pair_id):
+    """The therapist ends the pair."""
+    pair = _pair_action(pair_id, policy.require_therapist,
+                        lambda p: services.dissolve_pair(current_user, p),
+                        "The pair is dissolved. Nothing either shared is visible to the other any more.")
+    return redirect(url_for("pairs.show", pair_id=pair.id))
+
+
+@bp.route("/pairs/<int:pair_id>/assign", methods=["GET", "POST"])
+@login_required
+def assign(pair_id):
+    """Give one exercise to both members of a linked pair."""
+    pair = policy.get_visible_or_404(Pair, pair_id)
+    policy.require_therapist(current_user)
+    if not policy.can_assign_to_pair(current_user, pair):
+        flash("Exercises can be given to a pair once both members have accepted the link.", "error")
+        return redirect(url_for("pairs.show", pair_id=pair.id))
+    form = PairAssignForm()
+    exercises = assignable_exercises(current_user)
+    form.exercise_id.choices = [SelectChoice(e.id, e.title, optgroup=family_name(e.family))
+                                for e in exercises]
+    # A due date must not lie in the past on either member's calendar.
+    today = max(today_for(m.user) for m in pair.members)
+    if form.due_date.data is None and not form.is_submitted():
+        form.due_date.data = today
+    if form.validate_on_submit():
+        exercise = policy.get_visible_or_404(Exercise, form.exercise_id.data)
+        try:
+            services.assign_to_pair(current_user, pair, exercise, due_date=form.due_date.data,
+                                    today=today, note=form.note.data or "",
+                                    reveal_together=form.reveal_together.data)
+        except AssignmentError as exc:
+            form[exc.field or "exercise_id"].errors.append(str(exc))
+        else:
+            flash(f"“{exercise.title}” given to both.", "success")
+            return redirect(url_for("pairs.show", pair_id=pair.id))
+    return render_template("pairs/assign.html", form=form, pair=pair)
+
+
+@bp.post("/reflections/<int:reflection_id>/share")
+@login_required
+def share(reflection_id):
+    """The author shares her sent reflection with her partner."""
+    reflection = policy.get_visible_or_404(Reflection, reflection_id)
+    if current_user.id != reflection.author_id:
+        abort(403)
+    if PairActionForm().validate_on_submit():
+        try:
+            services.share(current_user, reflection)
+        except services.PairError as exc:
+            flash(str(exc), "error")
+        else:
+            flash("Shared with your partner. You can stop sharing at any time.", "success")
+    return redirect(url_for("reflections.task", task_id=reflection.assignment_id))
+
+
+@bp.post("/reflections/<int:reflection_id>/unshare")
+@login_required
+def unshare(reflection_id):
+    """The author stops sharing; her partner loses access at once."""
+    reflection = policy.get_visible_or_404(Reflection, reflection_id)
+    if current_user.id != reflection.author_id:
+        abort(403)
+    if PairActionForm().validate_on_submit():
+        try:
+            services.withdraw(current_user, reflection)
+        except services.PairError as exc:
+            flash(str(exc), "error")
+        else:
+            flash("No longer shared. Your partner cannot read it any more.", "success")
+    return redirect(url_for("reflections.task", task_id=reflection.assignment_id))
+
+
+@bp.get("/shared")
+@login_required
+def shared():
+    """What her partner has shared with her, always labelled with whose words they are."""
+    policy.require_client(current_user)
+    return render_template("pairs/shared.html", **services.partner_feed(current_user))

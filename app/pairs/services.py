@@ -1,0 +1,266 @@
+"""Pair services: link, accept or decline, leave or dissolve, assign to both, share, withdraw."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+from werkzeug.exceptions import Forbidden
+
+from app import audit, policy
+from app.assignments.services import AssignmentError, check_due_date
+from app.exercises.families import sharing_for
+from app.extensions import db
+from app.models import (
+    REFLECTION_SUBMITTED,
+    SHARING_NEVER,
+    TASK_OPEN,
+    Assignment,
+    Exercise,
+    Pair,
+    PairExercise,
+    PairMember,
+    Reflection,
+    User,
+    utcnow,
+)
+
+
+class PairError(Exception):
+    """A refusal with a sentence the person can act on; nothing was changed."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def _clean_label(label: str) -> str:
+    return " ".join((label or "").split()).lower()[:40]
+
+
+def link_pair(therapist: User, first: User, first_label: str, second: User, second_label: str) -> Pair:
+    """Propose a link between two of her clients; it takes effect when both have accepted."""
+    if not policy.is_therapist(therapist):
+        raise Forbidden()
+    if first is None or second is None or first.id == second.id:
+        raise PairError("Choose two different clients.", "second_id")
+    for client in (first, second):
+        if not policy.can_assign_to(therapist, client):
+            raise PairError("Choose two of your own clients.", "first_id")
+        if policy.open_pair_of(client) is not None:
+            raise PairError(f"{client.name} is already in a pair (or has a link waiting).", "first_id")
+    labels = (_clean_label(first_label), _clean_label(second_label))
+    if not all(labels):
+        raise PairError("Give each member a relation, such as mother or daughter.", "first_label")
+    pair = Pair(therapist_id=therapist.id)
+    db.session.add(pair)
+    db.session.flush()
+    for client, label in zip((first, second), labels):
+        db.session.add(PairMember(pair_id=pair.id, user_id=client.id, label=label))
+    audit.record(therapist, "pair_proposed", first, pair)
+    db.session.commit()
+    return pair
+
+
+def respond(client: User, pair: Pair, accept: bool) -> None:
+    """A member accepts the link, or declines it (which ends the proposal)."""
+    if not policy.can_respond_to_pair(client, pair):
+        raise PairError("There is nothing waiting for your answer here.")
+    if accept:
+        pair.member_for(client.id).accepted_at = utcnow()
+        audit.record(client, "pair_accepted", client, pair)
+    else:
+        _end(client, pair, "declined")
+    db.session.commit()
+
+
+def _end(actor: User, pair: Pair, reason: str) -> None:
+    pair.ended_at = utcnow()
+    pair.ended_by_id = actor.id
+    pair.end_reason = reason
+    audit.record(actor, f"pair_{reason}", None, pair)
+
+
+def leave_pair(client: User, pair: Pair) -> None:
+    """A member leaves: at once, neither can read anything the other had shared."""
+    if not policy.can_leave_pair(client, pair):
+        raise PairError("You are not in this pair any more.")
+    _end(client, pair, "left")
+    db.session.commit()
+
+
+def dissolve_pair(therapist: User, pair: Pair) -> None:
+    if not policy.can_dissolve_pair(therapist, pair):
+        raise PairError("This pair has already ended.")
+    _end(therapist, pair, "dissolved")
+    db.session.commit()
+
+
+def member_prompts(exercise: Exercise, label: str) -> list[str]:
+    """The prompts worded for this member (e.g. the mother's version) when the exercise has them."""
+    worded = (exercise.member_prompts or {}).get(label)
+    if isinstance(worded, list) and len(worded) == len(exercise.prompts) and all(worded):
+        return list(worded)
+    return list(exercise.prompts)
+
+
+def assign_to_pair(therapist: User, pair: Pair, exercise: Exercise, *, due_date: date, today: date,
+                   note: str = "", reveal_together: bool = False) -> PairExercise:
+    """One exercise for the pair: each member gets her own task, in her own wording."""
+    if not policy.can_assign_to_pair(therapist, pair) or not policy.can_view_exercise(therapist, exercise):
+        raise Forbidden()
+    if exercise.archived_at is not None:
+        raise AssignmentError("This exercise is archived; restore it first.", "exercise_id")
+    check_due_date(due_date, today)
+    pair_exercise = PairExercise(pair_id=pair.id, therapist_id=therapist.id, title=exercise.title,
+                                 reveal_together=bool(reveal_together))
+    db.session.add(pair_exercise)
+    db.session.flush()
+    for member in pair.members:
+        task = Assignment(
+            client_id=member.user_id, therapist_id=therapist.id, exercise_id=exercise.id,
+            exercise_version=exercise.version, family=exercise.family, title=exercise.title,
+            instructions=exercise.instructions, prompts=member_prompts(exercise, member.label),
+            sharing=sharing_for(exercise.family), note=(note or "").strip(), due_date=due_date,
+            status=TASK_OPEN, pair_exercise_id=pair_exercise.id,
+        )
+        db.session.add(task)
+        db.session.flush()
+        audit.record(therapist, "task_assigned", member.user, task)
+    db.session.commit()
+    return pair_exercise
+
+
+def share(client: User, reflection: Reflection) -> None:
+    """Share a sent reflection with her partner. Refusals say why; nothing changes."""
+    if client.id != reflection.author_id:
+        raise Forbidden()
+    if reflection.assignment.sharing == SHARING_NEVER:
+        raise PairError("Reflections on safety and boundaries are only ever for your therapist; "
+                        "they cannot be shared.")
+    if reflection.status != REFLECTION_SUBMITTED:
+        raise PairError("Send your reflection first; then you can choose to share it.")
+    if policy.active_pair_of(client) is None:
+        raise PairError("You can share once you and your partner have both accepted the link.")
+    if reflection.shared_at is None:
+        reflection.shared_at = utcnow()
+        audit.record(client, "reflection_shared", client, reflection)
+        db.session.commit()
+
+
+def withdraw(client: User, reflection: Reflection) -> None:
+    """Stop sharing: her partner loses access at once."""
+    if not policy.can_withdraw_share(client, reflection):
+        raise PairError("This reflection is not shared.")
+    reflection.shared_at = None
+    audit.record(client, "reflection_share_withdrawn", client, reflection)
+    db.session.commit()
+
+
+# --- what each person sees -------------------------------------------------------------------
+
+@dataclass
+class PairRow:
+    """One pair exercise on the therapist's pair page: a task and reflection per member."""
+
+    pair_exercise: PairExercise
+    by_member: dict  # user_id -> Assignment
+
+
+def pair_overview(therapist: User, pair: Pair) -> list[PairRow]:
+    """The pair's exercises, newest first, with both members' tasks and reflections loaded."""
+    if not policy.can_view_pair(therapist, pair) or not policy.is_therapist(therapist):
+        raise Forbidden()
+    exercises = db.session.scalars(
+        sa.select(PairExercise).where(PairExercise.pair_id == pair.id)
+        .options(selectinload(PairExercise.tasks).selectinload(Assignment.reflection))
+        .order_by(PairExercise.created_at.desc(), PairExercise.id.desc())
+    ).all()
+    for member in pair.members:
+        audit.record(therapist, "read_pair_page", member.user, pair)
+    db.session.commit()
+    return [PairRow(pe, {t.client_id: t for t in pe.tasks}) for pe in exercises]
+
+
+def partner_feed(client: User) -> dict:
+    """What her partner shares with her: readable now, and waiting to be revealed."""
+    pair = policy.active_pair_of(client)
+    if pair is None:
+        return {"pair": policy.open_pair_of(client), "readable": [], "waiting": []}
+    rows = db.session.scalars(
+        policy.shared_with(client)
+        .options(selectinload(Reflection.assignment).selectinload(Assignment.pair_exercise)
+                 .selectinload(PairExercise.tasks).selectinload(Assignment.reflection))
+        .order_by(Reflection.submitted_at.desc())
+    ).all()
+    readable = [r for r in rows if policy.partner_can_read(client, r)]
+    waiting = [r for r in rows if r not in readable and policy.reveal_waiting(r)]
+    for reflection in readable:
+        audit.record(client, "read_partner_reflection", reflection.author, reflection)
+    db.session.commit()
+    return {"pair": pair, "readable": readable, "waiting": waiting}
+
+
+def ratings_side_by_side(rows: list[PairRow], pair: Pair) -> list[dict]:
+    """Both members' ratings per pair exercise, oldest first, flagging where they saw it differently."""
+    table = []
+    for row in reversed(rows):
+        cells = {}
+        for member in pair.members:
+            task = row.by_member.get(member.user_id)
+            r = task.reflection if task is not None else None
+            sent = r is not None and r.status == REFLECTION_SUBMITTED
+            cells[member.user_id] = (r.resentment, r.closeness, r.stayed_present) if sent else None
+        values = [c for c in cells.values() if c is not None]
+        differently = len(values) == 2 and (
+            abs(values[0][0] - values[1][0]) >= 3 or abs(values[0][1] - values[1][1]) >= 3)
+        table.append({"row": row, "cells": cells, "differently": differently})
+    return table
+
+
+def pending_for(client: User) -> Pair | None:
+    """A proposed link waiting for this client's answer."""
+    pair = policy.open_pair_of(client)
+    return pair if pair is not None and policy.can_respond_to_pair(client, pair) else None
+
+
+def pairs_of(therapist: User) -> list[Pair]:
+    return list(db.session.scalars(
+        policy.visible_pairs(therapist).where(Pair.ended_at.is_(None)).order_by(Pair.created_at.desc())
+    ))
+
+
+@dataclass
+class PartnerPanel:
+    """What the task page shows of the partner's side of a pair exercise."""
+
+    partner: PairMember
+    state: str  # "revealed", "waiting", "not_shared"
+    reflection: Reflection | None = None
+
+
+def partner_panel(client: User, task: Assignment) -> PartnerPanel | None:
+    """The partner's side of this pair exercise, as much as she may see (and audited if read)."""
+    pair_exercise = task.pair_exercise
+    pair = policy.active_pair_of(client)
+    if pair_exercise is None or pair is None or pair.id != pair_exercise.pair_id:
+        return None
+    partner = pair.partner_of(client.id)
+    other = next((t for t in pair_exercise.tasks if t.client_id == partner.user_id), None)
+    theirs = other.reflection if other is not None else None
+    if theirs is not None and policy.partner_can_read(client, theirs):
+        audit.record(client, "read_partner_reflection", partner.user, theirs)
+        db.session.commit()
+        return PartnerPanel(partner, "revealed", theirs)
+    if pair_exercise.reveal_together and (theirs is None or policy.reveal_waiting(theirs)):
+        return PartnerPanel(partner, "waiting")
+    return PartnerPanel(partner, "not_shared")
+
+
+def open_shared_reflection(client: User, reflection: Reflection) -> None:
+    """Her partner opens a reflection shared with her: recorded in the audit trail."""
+    if not policy.partner_can_read(client, reflection):
+        raise Forbidden()
+    audit.record(client, "read_partner_reflection", reflection.author, reflection)
+    db.session.commit()
