@@ -245,3 +245,29 @@ def test_another_therapists_exercise_is_not_found(client, people):
                                  "due_date": (date.today() + timedelta(days=2)).isoformat()})
     assert response.status_code == 200
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Assignment)) == 0
+
+
+def test_an_exercise_can_carry_the_mothers_and_the_daughters_wording(client, people):
+    from app.models import Exercise
+    import sqlalchemy as sa
+    from app.extensions import db
+    from tests.conftest import login
+
+    login(client, people["therapist"])
+    data = {"title": "Two views", "family": "growing_up", "instructions": "Try it.",
+            "prompts": "What happened?\nHow did it feel?",
+            "mother_prompts": "What happened with your daughter?\nHow did it feel as her mother?",
+            "daughter_prompts": ""}
+    assert client.post("/exercises/new", data=data).status_code == 302
+    exercise = db.session.scalar(sa.select(Exercise).where(Exercise.title == "Two views"))
+    assert exercise.member_prompts == {"mother": ["What happened with your daughter?",
+                                                  "How did it feel as her mother?"]}
+    page = client.get(f"/exercises/{exercise.id}").get_data(as_text=True)
+    assert "How did it feel as her mother?" in page
+
+    # A wording with a different number of lines than the prompts is a form error.
+    bad = dict(data, title="Uneven", daughter_prompts="Only one line")
+    response = client.post("/exercises/new", data=bad)
+    assert response.status_code == 200
+    assert "one line for each prompt" in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(Exercise).where(Exercise.title == "Uneven")) is None

@@ -26,7 +26,36 @@ class ExerciseForm(FlaskForm):
         description=f"{MIN_PROMPTS} to {MAX_PROMPTS} questions, one per line. The quick ratings are always added.",
         render_kw={"rows": 6},
     )
+    mother_prompts = TextAreaField(
+        "The mother's wording (optional)", filters=[clean_text],
+        description="For pair exercises: the same questions worded for the mother, one per line, "
+                    "as many as the prompts above. Leave empty to use the prompts as they are.",
+        render_kw={"rows": 4},
+    )
+    daughter_prompts = TextAreaField(
+        "The daughter's wording (optional)", filters=[clean_text],
+        description="The same for the daughter.", render_kw={"rows": 4},
+    )
     submit = SubmitField("Save exercise")
+
+    def _validate_wording(self, field):
+        lines = prompt_lines(field.data)
+        if lines and len(lines) != len(prompt_lines(self.prompts.data)):
+            raise ValidationError("Give one line for each prompt above, in the same order "
+                                  f"(you have {len(lines)}).")
+        if any(len(line) > PROMPT_MAX for line in lines):
+            raise ValidationError(f"Keep each prompt under {PROMPT_MAX} characters.")
+
+    def validate_mother_prompts(self, field):
+        self._validate_wording(field)
+
+    def validate_daughter_prompts(self, field):
+        self._validate_wording(field)
+
+    def member_prompts(self) -> dict | None:
+        worded = {label: prompt_lines(self[f"{label}_prompts"].data) for label in ("mother", "daughter")}
+        worded = {label: lines for label, lines in worded.items() if lines}
+        return worded or None
 
     def validate_prompts(self, field):
         lines = prompt_lines(field.data)

@@ -11,7 +11,8 @@ from app.models import Exercise
 
 def _form_values(form: ExerciseForm) -> dict:
     return dict(title=form.title.data, family=form.family.data,
-                instructions=form.instructions.data, prompts=prompt_lines(form.prompts.data))
+                instructions=form.instructions.data, prompts=prompt_lines(form.prompts.data),
+                member_prompts=form.member_prompts())
 
 
 @bp.get("/")
@@ -58,6 +59,9 @@ def edit(exercise_id):
     form = ExerciseForm(obj=exercise)
     if request.method == "GET":
         form.prompts.data = "\n".join(exercise.prompts)
+        for label, lines in (exercise.member_prompts or {}).items():
+            if f"{label}_prompts" in form:
+                form[f"{label}_prompts"].data = "\n".join(lines)
     if form.validate_on_submit():
         services.update_exercise(current_user, exercise, **_form_values(form))
         flash("Exercise updated. Tasks already given keep the text they were given with.", "success")

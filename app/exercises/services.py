@@ -33,12 +33,13 @@ def assignable_exercises(therapist: User) -> list[Exercise]:
 
 
 def create_exercise(therapist: User, *, title: str, family: str, instructions: str,
-                    prompts: list[str]) -> Exercise:
+                    prompts: list[str], member_prompts: dict | None = None) -> Exercise:
     """Add one of her own exercises to the library."""
     if not policy.is_therapist(therapist):
         raise Forbidden()
     exercise = Exercise(owner_id=therapist.id, built_in=False, family=family, title=title.strip(),
-                        instructions=instructions.strip(), prompts=prompts)
+                        instructions=instructions.strip(), prompts=prompts,
+                        member_prompts=member_prompts)
     db.session.add(exercise)
     db.session.flush()
     audit.record(therapist, "exercise_created", None, exercise)
@@ -47,7 +48,8 @@ def create_exercise(therapist: User, *, title: str, family: str, instructions: s
 
 
 def update_exercise(therapist: User, exercise: Exercise, *, title: str, family: str,
-                    instructions: str, prompts: list[str]) -> Exercise:
+                    instructions: str, prompts: list[str],
+                    member_prompts: dict | None = None) -> Exercise:
     """Edit her own exercise; tasks already assigned keep the version they were given."""
     if not policy.can_edit_exercise(therapist, exercise):
         raise Forbidden()
@@ -55,6 +57,7 @@ def update_exercise(therapist: User, exercise: Exercise, *, title: str, family: 
     exercise.family = family
     exercise.instructions = instructions.strip()
     exercise.prompts = prompts
+    exercise.member_prompts = member_prompts
     exercise.version += 1
     exercise.updated_at = utcnow()
     audit.record(therapist, "exercise_edited", None, exercise)
@@ -68,7 +71,8 @@ def duplicate_exercise(therapist: User, exercise: Exercise) -> Exercise:
         raise Forbidden()
     copy = Exercise(owner_id=therapist.id, built_in=False, family=exercise.family,
                     title=f"{exercise.title} (my copy)"[:200], instructions=exercise.instructions,
-                    prompts=list(exercise.prompts))
+                    prompts=list(exercise.prompts),
+                    member_prompts=dict(exercise.member_prompts) if exercise.member_prompts else None)
     db.session.add(copy)
     db.session.flush()
     audit.record(therapist, "exercise_duplicated", None, copy)

@@ -11,11 +11,12 @@ from tests.world import build_world
 PAGES = {
     "anonymous": ["/login", "/reset", "/invitations/accept/{token}", "/no-such-page"],
     "client": ["/home", "/tasks/{open_task}", "/tasks/{submitted_task}", "/account",
-               "/account/password"],
+               "/account/password", "/pairs/{pair}", "/shared"],
+    "partner": ["/home", "/shared", "/reflections/{shared_reflection}"],
     "therapist": ["/caseload", "/clients/{client}", "/clients/{client}/assign", "/review",
                   "/reflections/{reflection}", "/tasks/{open_task}", "/exercises/",
                   "/exercises/{own_exercise}", "/exercises/{own_exercise}/edit", "/exercises/new",
-                  "/invitations/new"],
+                  "/invitations/new", "/pairs/new", "/pairs/{pair}", "/pairs/{pair}/assign"],
 }
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900},
              "phone": {"width": 375, "height": 812},

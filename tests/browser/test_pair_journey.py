@@ -1,0 +1,86 @@
+"""The pair journey in a real browser: consent on both sides, a reveal-together exercise,
+"waiting for your partner", both send, both see each other's words."""
+import re
+
+from playwright.sync_api import expect
+
+from tests.browser.conftest import new_signed_in_page, sign_in
+from tests.conftest import PASSWORD, make_client, make_therapist
+
+
+def _write_and_send(page, text, share=True):
+    page.locator("#answer_0").fill(text)
+    page.locator("input[name=resentment][value='4']").check()
+    page.locator("input[name=closeness][value='6']").check()
+    page.locator("input[name=stayed_present][value='partly']").check()
+    page.get_by_role("button", name=re.compile("^Send to")).click()
+    expect(page.get_by_text("Sent to your therapist")).to_be_visible()
+    if share:
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name=re.compile("^Share with")).click()
+        expect(page.get_by_text("Shared with your partner.")).to_be_visible()
+
+
+def test_link_reveal_together_waiting_then_both_see(base, page, browser):
+    therapist = make_therapist("Ruth")
+    maria = make_client(therapist, "Maria")
+    elena = make_client(therapist, "Elena")
+
+    # The therapist proposes the link.
+    sign_in(page, base, therapist.email, PASSWORD)
+    page.get_by_role("link", name="Link a pair").click()
+    page.get_by_label("First client").select_option(label=maria.name)
+    page.get_by_label("Second client").select_option(label=elena.name)
+    page.get_by_role("button", name="Propose the link").click()
+    expect(page.get_by_text("Link proposed.")).to_be_visible()
+    pair_url = page.url
+
+    # Nothing can be assigned to the pair before both have accepted.
+    expect(page.get_by_role("link", name="Assign to both")).to_have_count(0)
+
+    # Each accepts on her own home page.
+    mother = new_signed_in_page(browser, base, maria, PASSWORD, viewport={"width": 390, "height": 844})
+    expect(mother.get_by_text(f"proposes linking you with {elena.name}")).to_be_visible()
+    mother.get_by_role("button", name="Accept").click()
+    expect(mother.get_by_text("You accepted.")).to_be_visible()
+    daughter = new_signed_in_page(browser, base, elena, PASSWORD)
+    daughter.get_by_role("button", name="Accept").click()
+    expect(daughter.get_by_text("You accepted.")).to_be_visible()
+
+    # The therapist gives them a reveal-together exercise.
+    page.goto(pair_url)
+    page.get_by_role("link", name="Assign to both").click()
+    page.get_by_label("Exercise").select_option(label="Growing up, letting go")
+    page.get_by_label("Reveal together").check()
+    page.get_by_role("button", name="Assign to both").click()
+    expect(page.get_by_text("given to both")).to_be_visible()
+
+    # The mother writes (in the mother's wording), sends and shares: her daughter only waits.
+    mother.goto(base + "/home")
+    mother.get_by_role("link", name="Growing up, letting go").click()
+    expect(mother.get_by_text("What are you afraid of losing as she grows up?")).to_be_visible()
+    _write_and_send(mother, "MOTHER-WORDS: I miss our Sunday calls.")
+    daughter.goto(base + "/home")
+    daughter.get_by_role("link", name="Growing up, letting go").click()
+    expect(daughter.get_by_text("Waiting for your partner.")).to_be_visible()
+    expect(daughter.get_by_text("MOTHER-WORDS")).to_have_count(0)
+    daughter.goto(base + "/shared")
+    expect(daughter.get_by_text("waiting for your partner")).to_be_visible()
+    expect(daughter.get_by_text("MOTHER-WORDS")).to_have_count(0)
+
+    # The daughter sends and shares hers: now both see both, labelled with whose words they are.
+    daughter.goto(base + "/home")
+    daughter.get_by_role("link", name="Growing up, letting go").click()
+    expect(daughter.get_by_text("What are you afraid of never getting from her")).to_be_visible()
+    _write_and_send(daughter, "DAUGHTER-WORDS: I need Sundays for myself sometimes.")
+    expect(daughter.get_by_text("MOTHER-WORDS: I miss our Sunday calls.")).to_be_visible()
+    mother.reload()
+    expect(mother.get_by_text("DAUGHTER-WORDS: I need Sundays for myself sometimes.")).to_be_visible()
+    expect(mother.get_by_text(f"{elena.name}’s words, shared with you")).to_be_visible()
+
+    # The therapist sees both side by side.
+    page.goto(pair_url)
+    expect(page.get_by_text("MOTHER-WORDS: I miss our Sunday calls.")).to_be_visible()
+    expect(page.get_by_text("DAUGHTER-WORDS: I need Sundays for myself sometimes.")).to_be_visible()
+    mother.context.close()
+    daughter.context.close()
