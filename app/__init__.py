@@ -42,6 +42,7 @@ def create_app(config_class=None) -> Flask:
         pairs,
         reflections,
         review,
+        sessions,
         templating,
     )
 
@@ -55,6 +56,7 @@ def create_app(config_class=None) -> Flask:
     app.register_blueprint(reflections.bp)
     app.register_blueprint(review.bp)
     app.register_blueprint(pairs.bp)
+    app.register_blueprint(sessions.bp)
     errors.init_app(app)
     cli.init_app(app)
     templating.init_app(app)

@@ -93,8 +93,10 @@ def seed_demo() -> int:
         user = existing[person.email]
         if person.role == ROLE_CLIENT:
             seed_homework(user, today_for(user))
+            seed_sessions(user)
         if person.label == "mother":
             seed_pair(user, existing[person.partner], today_for(user))
+            seed_pair_session(user, existing[person.partner])
     db.session.commit()
     return created
 
@@ -214,6 +216,59 @@ def seed_pair(mother: User, daughter: User, today: date) -> None:
     # Reveal together, only the mother has sent: each sees "waiting for your partner".
     pair_exercise("growing_up", today + timedelta(days=2), True,
                   {mother: (1, True, (6, 5, "partly")), daughter: (None, False, (7, 4, "no"))})
+
+
+def seed_sessions(client: User) -> None:
+    """Two past sessions with shared notes (one with a private clinical note) and an agenda."""
+    from app.models import AgendaItem, ClinicalNote, SessionNote, TherapySession
+
+    if db.session.scalar(sa.select(TherapySession.id).where(TherapySession.client_id == client.id).limit(1)):
+        return
+    now = utcnow().replace(minute=0, second=0, microsecond=0)
+    for days, shared, clinical in (
+        (14, "We looked at the old argument about the move and how often it comes back. "
+             "Homework: notice one moment this week when it does not.", None),
+        (7, "You noticed a good moment on Sunday and stayed with it. We agreed to try the "
+            "'argument I did not have' exercise next.",
+         "Affect brighter. Resentment toward mother still high around holidays; revisit."),
+    ):
+        session = TherapySession(therapist_id=client.therapist_id, client_id=client.id,
+                                 starts_at=now - timedelta(days=days), duration_minutes=50)
+        db.session.add(session)
+        db.session.flush()
+        db.session.add(SessionNote(session_id=session.id, kind="shared", author_id=client.therapist_id,
+                                   visibility="client", body=shared, version=1))
+        if clinical:
+            db.session.add(ClinicalNote(session_id=session.id, therapist_id=client.therapist_id,
+                                        body=clinical, version=1))
+    for text in ("How to answer when she brings up the wedding again.",
+                 "I felt guilty after Sunday and don't know why."):
+        db.session.add(AgendaItem(client_id=client.id, therapist_id=client.therapist_id, body=text))
+
+
+def seed_pair_session(mother: User, daughter: User) -> None:
+    from app.models import SessionNote, TherapySession
+
+    pair = db.session.scalar(sa.select(Pair).join(PairMember).where(PairMember.user_id == mother.id))
+    if pair is None or db.session.scalar(
+            sa.select(TherapySession.id).where(TherapySession.pair_id == pair.id).limit(1)):
+        return
+    session = TherapySession(therapist_id=mother.therapist_id, pair_id=pair.id,
+                             starts_at=utcnow().replace(minute=0, second=0, microsecond=0)
+                             - timedelta(days=10), duration_minutes=75)
+    db.session.add(session)
+    db.session.flush()
+    db.session.add_all([
+        SessionNote(session_id=session.id, kind="shared", author_id=mother.therapist_id,
+                    visibility="client", version=1,
+                    body="Together we named Sunday calls as the topic you keep fighting over, "
+                         "and agreed to try putting it down for two weeks."),
+        SessionNote(session_id=session.id, kind="member", author_id=mother.id, visibility="pair",
+                    version=1, body="I was glad we could laugh at the end."),
+        SessionNote(session_id=session.id, kind="member", author_id=daughter.id,
+                    visibility="therapist", version=1,
+                    body="I held back how angry I still am about the move."),
+    ])
 
 
 def demo_logins() -> list[dict]:

@@ -24,6 +24,13 @@ from app.models import (
     Reflection,
     User,
 )
+from app.models.sessions import (
+    NOTE_SHARED,
+    VISIBLE_TO_PAIR,
+    AgendaItem,
+    SessionNote,
+    TherapySession,
+)
 
 
 def _signed_in(user) -> bool:
@@ -329,6 +336,92 @@ def visible_pairs(user) -> sa.Select:
     return query.where(sa.false())
 
 
+# --- sessions and their notes ---------------------------------------------------------------
+
+def can_record_session_for(user, client_or_pair) -> bool:
+    """A therapist records sessions with her own clients and her own (linked or once linked) pairs."""
+    if isinstance(client_or_pair, Pair):
+        return is_therapist(user) and client_or_pair.therapist_id == user.id
+    return is_therapist(user) and client_or_pair is not None and \
+        client_or_pair.role == ROLE_CLIENT and client_or_pair.therapist_id == user.id
+
+
+def _session_member(user, session: TherapySession) -> bool:
+    if session.client_id is not None:
+        return session.client_id == user.id
+    return session.pair is not None and session.pair.member_for(user.id) is not None
+
+
+def can_view_session(user, session: TherapySession) -> bool:
+    """Her therapist; the client it was held with; each member of the pair it was held with."""
+    if not _signed_in(user) or session is None:
+        return False
+    if is_therapist(user):
+        return session.therapist_id == user.id
+    return _session_member(user, session)
+
+
+def can_edit_shared_note(user, session: TherapySession) -> bool:
+    return is_therapist(user) and session is not None and session.therapist_id == user.id
+
+
+def can_view_clinical_note(user, session: TherapySession) -> bool:
+    """The therapist's private clinical note: never any client, whatever else she may see."""
+    return can_edit_shared_note(user, session)
+
+
+def can_comment_on_session(user, session: TherapySession) -> bool:
+    return is_client(user) and session is not None and _session_member(user, session)
+
+
+def can_add_member_note(user, session: TherapySession) -> bool:
+    """On a pair session, each member may add a note of her own."""
+    return can_comment_on_session(user, session) and session.pair_id is not None
+
+
+def can_view_session_note(user, note: SessionNote) -> bool:
+    """Shared summaries: everyone who may see the session. A member's note: its author, the
+    therapist, and the partner only while the author chooses 'pair' and the pair is linked."""
+    if note is None or not can_view_session(user, note.session):
+        return False
+    if note.kind == NOTE_SHARED or is_therapist(user) or note.author_id == user.id:
+        return True
+    return note.visibility == VISIBLE_TO_PAIR and _linked_partners(user.id, note.author_id) is not None
+
+
+def can_edit_session_note(user, note: SessionNote) -> bool:
+    if note is None or not can_view_session(user, note.session):
+        return False
+    if note.kind == NOTE_SHARED:
+        return can_edit_shared_note(user, note.session)
+    return note.author_id == user.id
+
+
+def visible_sessions(user) -> sa.Select:
+    query = sa.select(TherapySession)
+    if is_therapist(user):
+        return query.where(TherapySession.therapist_id == user.id)
+    if is_client(user):
+        pair_ids = sa.select(PairMember.pair_id).where(PairMember.user_id == user.id)
+        return query.where(sa.or_(TherapySession.client_id == user.id,
+                                  TherapySession.pair_id.in_(pair_ids)))
+    return query.where(sa.false())
+
+
+def can_add_agenda_item(user) -> bool:
+    return is_client(user)
+
+
+def can_view_agenda_item(user, item: AgendaItem) -> bool:
+    if not _signed_in(user) or item is None:
+        return False
+    return item.client_id == user.id or (is_therapist(user) and item.therapist_id == user.id)
+
+
+def can_tick_agenda_item(user, item: AgendaItem) -> bool:
+    return is_therapist(user) and item is not None and item.therapist_id == user.id
+
+
 # --- loading -------------------------------------------------------------------------------
 
 _VISIBILITY = {
@@ -338,6 +431,9 @@ _VISIBILITY = {
     Assignment: can_view_assignment,
     Reflection: can_view_reflection,
     Pair: can_view_pair,
+    TherapySession: can_view_session,
+    SessionNote: can_view_session_note,
+    AgendaItem: can_view_agenda_item,
 }
 
 
@@ -374,6 +470,14 @@ def require_client(user) -> None:
 
 
 JINJA_GLOBALS = {
+    "can_record_session_for": can_record_session_for,
+    "can_edit_shared_note": can_edit_shared_note,
+    "can_view_clinical_note": can_view_clinical_note,
+    "can_comment_on_session": can_comment_on_session,
+    "can_add_member_note": can_add_member_note,
+    "can_view_session_note": can_view_session_note,
+    "can_edit_session_note": can_edit_session_note,
+    "can_tick_agenda_item": can_tick_agenda_item,
     "can_view_pair": can_view_pair,
     "can_respond_to_pair": can_respond_to_pair,
     "can_leave_pair": can_leave_pair,

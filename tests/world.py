@@ -52,7 +52,20 @@ def build_world() -> dict:
     shared_task = next(task for task in pair_exercise.tasks if task.client_id == c.id)
     shared_reflection, _ = submit_reflection(c, shared_task, ["Shared words."], ratings)
     share_reflection(c, shared_reflection)
+
+    # A session with C (shared notes and a private clinical note), a pair session with a note
+    # C keeps for the therapist only, and an agenda item of C's.
+    from datetime import time
+
+    from app.sessions import services as sessions
+    session = sessions.record_session(t, c, today, time(10, 0), 50)
+    sessions.save_shared_note(t, session, "Shared summary.", 0)
+    sessions.save_clinical_note(t, session, "CLINICAL-SENTINEL", 0)
+    pair_session = sessions.record_session(t, pair, today, time(12, 0), None)
+    member_note = sessions.add_member_note(c, pair_session, "For my therapist only.", "therapist")
+    agenda_item = sessions.add_agenda_item(c, "Christmas plans")
     return dict(therapist=t, client=c, same_therapist_client=c3, other_therapist=t2,
-                other_client=c2, partner=p, built_in=built_in, own_exercise=own, open_task=open_task,
+                other_client=c2, partner=p, session=session, pair_session=pair_session,
+                member_note=member_note, agenda_item=agenda_item, built_in=built_in, own_exercise=own, open_task=open_task,
                 submitted_task=submitted_task, draft_task=draft_task, reflection=reflection,
                 draft=draft, invitation=invitation, pair=pair, shared_reflection=shared_reflection)

@@ -12,6 +12,7 @@ from app.invitations.services import invitation_link
 from app.models import User
 from app.pairs.services import pairs_of
 from app.review.services import review_counts
+from app.sessions.services import sessions_page
 
 
 @bp.get("/caseload")
@@ -44,4 +45,5 @@ def client(client_id):
     page = max(request.args.get("page", 1, type=int), 1)
     return render_template("caseload/client.html", client=person, pair=policy.open_pair_of(person),
                            tasks=client_tasks(current_user, person, page),
+                           sessions=sessions_page(current_user, 1, client=person),
                            today=today_for(current_user), family_name=family_name)

@@ -24,3 +24,16 @@ from app.models.homework import (  # noqa: F401
     Reflection,
 )
 from app.models.pairs import Pair, PairExercise, PairMember  # noqa: F401
+from app.models.sessions import (  # noqa: F401
+    NOTE_MEMBER,
+    NOTE_SHARED,
+    VISIBLE_TO_PAIR,
+    VISIBLE_TO_THERAPIST,
+    AgendaItem,
+    ClinicalNote,
+    ClinicalNoteRevision,
+    SessionComment,
+    SessionNote,
+    SessionNoteRevision,
+    TherapySession,
+)

@@ -61,6 +61,7 @@ def show(pair_id):
     if policy.is_therapist(current_user):
         rows = services.pair_overview(current_user, pair)
         return render_template("pairs/show.html", pair=pair, rows=rows,
+                               sessions=services.pair_sessions(current_user, pair),
                                table=services.ratings_side_by_side(rows, pair),
                                action_form=PairActionForm())
     return render_template("pairs/member.html", pair=pair, me=pair.member_for(current_user.id),

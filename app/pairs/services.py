@@ -45,11 +45,11 @@ def link_pair(therapist: User, first: User, first_label: str, second: User, seco
         raise Forbidden()
     if first is None or second is None or first.id == second.id:
         raise PairError("Choose two different clients.", "second_id")
-    for client in (first, second):
+    for client, field in ((first, "first_id"), (second, "second_id")):
         if not policy.can_assign_to(therapist, client):
-            raise PairError("Choose two of your own clients.", "first_id")
+            raise PairError("Choose two of your own clients.", field)
         if policy.open_pair_of(client) is not None:
-            raise PairError(f"{client.name} is already in a pair (or has a link waiting).", "first_id")
+            raise PairError(f"{client.name} is already in a pair (or has a link waiting).", field)
     labels = (_clean_label(first_label), _clean_label(second_label))
     if not all(labels):
         raise PairError("Give each member a relation, such as mother or daughter.", "first_label")
@@ -80,6 +80,16 @@ def _end(actor: User, pair: Pair, reason: str) -> None:
     pair.ended_by_id = actor.id
     pair.end_reason = reason
     audit.record(actor, f"pair_{reason}", None, pair)
+    # Sharing ends with the pair: a share is consent given to this partner in this link, and
+    # must not resurface for whoever she is linked with next (or for the same partner after a
+    # new link) without a fresh choice.
+    still_shared = db.session.scalars(
+        sa.select(Reflection).where(Reflection.author_id.in_([m.user_id for m in pair.members]),
+                                    Reflection.shared_at.is_not(None))
+    ).all()
+    for reflection in still_shared:
+        reflection.shared_at = None
+        audit.record(actor, "reflection_share_ended_with_pair", reflection.author, reflection)
 
 
 def leave_pair(client: User, pair: Pair) -> None:
@@ -172,14 +182,16 @@ def pair_overview(therapist: User, pair: Pair) -> list[PairRow]:
     """The pair's exercises, newest first, with both members' tasks and reflections loaded."""
     if not policy.can_view_pair(therapist, pair) or not policy.is_therapist(therapist):
         raise Forbidden()
+    # Audit (and commit) first: a commit expires what was loaded, and every row would then be
+    # loaded again one by one while the page renders.
+    for member in pair.members:
+        audit.record(therapist, "read_pair_page", member.user, pair)
+    db.session.commit()
     exercises = db.session.scalars(
         sa.select(PairExercise).where(PairExercise.pair_id == pair.id)
         .options(selectinload(PairExercise.tasks).selectinload(Assignment.reflection))
         .order_by(PairExercise.created_at.desc(), PairExercise.id.desc())
     ).all()
-    for member in pair.members:
-        audit.record(therapist, "read_pair_page", member.user, pair)
-    db.session.commit()
     return [PairRow(pe, {t.client_id: t for t in pe.tasks}) for pe in exercises]
 
 
@@ -188,18 +200,26 @@ def partner_feed(client: User) -> dict:
     pair = policy.active_pair_of(client)
     if pair is None:
         return {"pair": policy.open_pair_of(client), "readable": [], "waiting": []}
-    rows = db.session.scalars(
-        policy.shared_with(client)
-        .options(selectinload(Reflection.assignment).selectinload(Assignment.pair_exercise)
-                 .selectinload(PairExercise.tasks).selectinload(Assignment.reflection))
-        .order_by(Reflection.submitted_at.desc())
-    ).all()
-    readable = [r for r in rows if policy.partner_can_read(client, r)]
-    waiting = [r for r in rows if r not in readable and policy.reveal_waiting(r)]
-    for reflection in readable:
+    query = (policy.shared_with(client)
+             .options(selectinload(Reflection.author),
+                      selectinload(Reflection.assignment).selectinload(Assignment.pair_exercise)
+                      .selectinload(PairExercise.tasks).selectinload(Assignment.reflection))
+             .order_by(Reflection.submitted_at.desc(), Reflection.id.desc()))
+    rows = db.session.scalars(query).all()
+    # shared_with() already limits the rows to what her linked partner sent and shares now, on
+    # a shareable family; what partner_can_read adds to that is reveal_waiting(). Asking it row
+    # by row would cost a query per reflection (it looks up the pair each time).
+    readable_ids = [r.id for r in rows if not policy.reveal_waiting(r)]
+    waiting_ids = [r.id for r in rows if r.id not in readable_ids]
+    by_id = {r.id: r for r in rows}
+    for reflection_id in readable_ids:
+        reflection = by_id[reflection_id]
         audit.record(client, "read_partner_reflection", reflection.author, reflection)
     db.session.commit()
-    return {"pair": pair, "readable": readable, "waiting": waiting}
+    # The commit expired what was loaded: load it again in one go rather than row by row.
+    rows = db.session.scalars(query).all() if rows else []
+    return {"pair": pair, "readable": [r for r in rows if r.id in readable_ids],
+            "waiting": [r for r in rows if r.id in waiting_ids]}
 
 
 def ratings_side_by_side(rows: list[PairRow], pair: Pair) -> list[dict]:
@@ -264,3 +284,13 @@ def open_shared_reflection(client: User, reflection: Reflection) -> None:
         raise Forbidden()
     audit.record(client, "read_partner_reflection", reflection.author, reflection)
     db.session.commit()
+
+
+def pair_sessions(therapist: User, pair: Pair) -> list:
+    """The sessions held with this pair, newest first."""
+    from app.models import TherapySession
+
+    return list(db.session.scalars(
+        policy.visible_sessions(therapist).where(TherapySession.pair_id == pair.id)
+        .order_by(TherapySession.starts_at.desc()).limit(50)
+    ))

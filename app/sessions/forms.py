@@ -1,0 +1,51 @@
+"""Forms for sessions, notes, comments and agenda items (shape only)."""
+from flask_wtf import FlaskForm
+from wtforms import (DateField, HiddenField, IntegerField, RadioField, SelectChoice, SubmitField,
+                     TextAreaField, TimeField)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from app.forms_common import ANSWER_MAX, clean_text
+
+NOTE_MAX = ANSWER_MAX
+_LIMIT = Length(max=NOTE_MAX, message=f"Please keep it under {NOTE_MAX:,} characters.")
+
+
+class SessionForm(FlaskForm):
+    day = DateField("Date", validators=[DataRequired(message="Choose the date of the session.")])
+    time = TimeField("Time", validators=[DataRequired(message="Choose the time it started.")])
+    duration_minutes = IntegerField("Duration in minutes (optional)", validators=[
+        Optional(), NumberRange(min=5, max=480, message="Between 5 and 480 minutes.")])
+    submit = SubmitField("Record the session")
+
+
+class NoteForm(FlaskForm):
+    """A note edit names the version it started from (optimistic locking)."""
+
+    body = TextAreaField("Note", filters=[clean_text],
+                         validators=[DataRequired(message="The note is empty. Write something first."),
+                                     _LIMIT], render_kw={"rows": 8, "data-limit": NOTE_MAX})
+    version = HiddenField(validators=[InputRequired()])
+
+
+class MemberNoteForm(NoteForm):
+    visibility = RadioField("Who may read it", default="therapist", choices=[
+        SelectChoice("therapist", "Only my therapist"),
+        SelectChoice("pair", "My therapist and my partner"),
+    ], validators=[InputRequired()])
+
+
+class CommentForm(FlaskForm):
+    body = TextAreaField("Your comment", filters=[clean_text],
+                         validators=[DataRequired(message="Write your comment first."), _LIMIT],
+                         render_kw={"rows": 3})
+
+
+class AgendaForm(FlaskForm):
+    body = TextAreaField("What I want to bring up next time", filters=[clean_text],
+                         validators=[DataRequired(message="Write what you want to bring up."),
+                                     Length(max=2000, message="Please keep it under 2,000 characters.")],
+                         render_kw={"rows": 2})
+
+
+class SessionActionForm(FlaskForm):
+    """Ticking off an agenda item needs only the CSRF token."""

@@ -1,0 +1,271 @@
+"""Session services: record, write notes (versioned, with conflict detection), comment, agenda."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+from werkzeug.exceptions import Forbidden
+
+from app import audit, policy
+from app.clock import zone_for
+from app.extensions import db
+from app.models import (
+    NOTE_MEMBER,
+    NOTE_SHARED,
+    REFLECTION_SUBMITTED,
+    TASK_OPEN,
+    VISIBLE_TO_PAIR,
+    VISIBLE_TO_THERAPIST,
+    AgendaItem,
+    Assignment,
+    ClinicalNote,
+    ClinicalNoteRevision,
+    Pair,
+    PairMember,
+    Reflection,
+    SessionComment,
+    SessionNote,
+    SessionNoteRevision,
+    TherapySession,
+    User,
+    utcnow,
+)
+
+SESSIONS_PER_PAGE = 10
+MAX_PAGE = 100_000
+
+
+class SessionError(Exception):
+    """A refusal with a sentence the person can act on; nothing was changed."""
+
+
+@dataclass
+class Conflict(Exception):
+    """Someone saved the note since this edit began: both texts, to merge by hand."""
+
+    current_body: str
+    current_version: int
+    your_body: str
+
+
+def record_session(therapist: User, who: User | Pair, day: date, at: time,
+                   duration_minutes: int | None) -> TherapySession:
+    """Record a session held with a client or a pair, at a local date and time."""
+    if not policy.can_record_session_for(therapist, who):
+        raise Forbidden()
+    # The date and time are on the therapist's clock; they are stored as UTC.
+    starts_at = datetime.combine(day, at, tzinfo=zone_for(therapist)).astimezone(timezone.utc)
+    session = TherapySession(
+        therapist_id=therapist.id, starts_at=starts_at,
+        duration_minutes=duration_minutes,
+        client_id=who.id if isinstance(who, User) else None,
+        pair_id=who.id if isinstance(who, Pair) else None,
+    )
+    db.session.add(session)
+    db.session.flush()
+    audit.record(therapist, "session_recorded", who if isinstance(who, User) else None, session)
+    db.session.commit()
+    return session
+
+
+def session_people(session: TherapySession) -> list[User]:
+    if session.client_id is not None:
+        return [session.client]
+    return [m.user for m in session.pair.members]
+
+
+def open_session(user: User, session: TherapySession) -> dict:
+    """Everything the session page shows this person (audited when she is not the client)."""
+    if not policy.can_view_session(user, session):
+        raise Forbidden()
+    notes = [n for n in db.session.scalars(
+        sa.select(SessionNote).where(SessionNote.session_id == session.id).order_by(SessionNote.id)
+    ) if policy.can_view_session_note(user, n)]
+    comments = list(db.session.scalars(
+        sa.select(SessionComment).where(SessionComment.session_id == session.id)
+        .options(selectinload(SessionComment.author)).order_by(SessionComment.created_at)
+    ))
+    if not policy.is_therapist(user):
+        comments = [c for c in comments if c.author_id == user.id]
+    clinical = None
+    if policy.can_view_clinical_note(user, session):
+        clinical = db.session.scalar(sa.select(ClinicalNote).where(ClinicalNote.session_id == session.id))
+    for person in session_people(session):
+        if person.id != user.id:  # reads by anyone but the client herself are audited
+            audit.record(user, "read_session", person, session)
+    db.session.commit()
+    return {
+        "shared": next((n for n in notes if n.kind == NOTE_SHARED), None),
+        "member_notes": [n for n in notes if n.kind == NOTE_MEMBER],
+        "comments": comments,
+        "clinical": clinical,
+    }
+
+
+def _save_versioned(note, body: str, base_version: int, extra: dict, revision) -> None:
+    """Replace a note's text only if nobody saved since `base_version`; keep the old version."""
+    if body == note.body and all(getattr(note, k) == v for k, v in extra.items()) \
+            and base_version == note.version:
+        return
+    updated = db.session.execute(
+        sa.update(type(note)).where(type(note).id == note.id, type(note).version == base_version)
+        .values(body=body, version=base_version + 1, updated_at=utcnow(), **extra)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if updated != 1:
+        db.session.rollback()
+        db.session.refresh(note)
+        raise Conflict(current_body=note.body, current_version=note.version, your_body=body)
+    db.session.add(revision)
+
+
+def save_shared_note(therapist: User, session: TherapySession, body: str, base_version: int) -> SessionNote:
+    """Write or edit the shared summary. A stale version raises Conflict; nothing is overwritten."""
+    if not policy.can_edit_shared_note(therapist, session):
+        raise Forbidden()
+    note = db.session.scalar(sa.select(SessionNote).where(
+        SessionNote.session_id == session.id, SessionNote.kind == NOTE_SHARED))
+    if note is None:
+        if base_version != 0:
+            raise Conflict(current_body="", current_version=0, your_body=body)
+        note = SessionNote(session_id=session.id, kind=NOTE_SHARED, author_id=therapist.id,
+                           visibility="client", body=body, version=1)
+        db.session.add(note)
+    else:
+        _save_versioned(note, body, base_version, {}, SessionNoteRevision(
+            note_id=note.id, version=note.version, body=note.body, visibility=note.visibility,
+            saved_at=note.updated_at, saved_by_id=note.author_id))
+    audit.record(therapist, "shared_note_saved", None, session)
+    db.session.commit()
+    return note
+
+
+def save_clinical_note(therapist: User, session: TherapySession, body: str, base_version: int) -> ClinicalNote:
+    """Write or edit the private clinical note (its history stays in its own table)."""
+    if not policy.can_view_clinical_note(therapist, session):
+        raise Forbidden()
+    note = db.session.scalar(sa.select(ClinicalNote).where(ClinicalNote.session_id == session.id))
+    if note is None:
+        if base_version != 0:
+            raise Conflict(current_body="", current_version=0, your_body=body)
+        note = ClinicalNote(session_id=session.id, therapist_id=therapist.id, body=body, version=1)
+        db.session.add(note)
+    else:
+        _save_versioned(note, body, base_version, {}, ClinicalNoteRevision(
+            note_id=note.id, version=note.version, body=note.body, saved_at=note.updated_at))
+    audit.record(therapist, "clinical_note_saved", None, session)
+    db.session.commit()
+    return note
+
+
+def add_member_note(member: User, session: TherapySession, body: str, visibility: str) -> SessionNote:
+    """A pair member's own note: for the therapist only, or for the therapist and her partner."""
+    if not policy.can_add_member_note(member, session):
+        raise Forbidden()
+    if visibility not in (VISIBLE_TO_THERAPIST, VISIBLE_TO_PAIR):
+        raise SessionError("Choose who may read your note.")
+    note = SessionNote(session_id=session.id, kind=NOTE_MEMBER, author_id=member.id,
+                       visibility=visibility, body=body, version=1)
+    db.session.add(note)
+    db.session.flush()
+    audit.record(member, "member_note_added", member, note)
+    db.session.commit()
+    return note
+
+
+def edit_member_note(member: User, note: SessionNote, body: str, visibility: str,
+                     base_version: int) -> SessionNote:
+    """Change her note or who may read it (her choice, changeable at any time)."""
+    if note.kind != NOTE_MEMBER or not policy.can_edit_session_note(member, note):
+        raise Forbidden()
+    if visibility not in (VISIBLE_TO_THERAPIST, VISIBLE_TO_PAIR):
+        raise SessionError("Choose who may read your note.")
+    _save_versioned(note, body, base_version, {"visibility": visibility}, SessionNoteRevision(
+        note_id=note.id, version=note.version, body=note.body, visibility=note.visibility,
+        saved_at=note.updated_at, saved_by_id=member.id))
+    audit.record(member, "member_note_edited", member, note)
+    db.session.commit()
+    return note
+
+
+def add_comment(client: User, session: TherapySession, body: str) -> SessionComment:
+    if not policy.can_comment_on_session(client, session):
+        raise Forbidden()
+    comment = SessionComment(session_id=session.id, author_id=client.id, body=body)
+    db.session.add(comment)
+    audit.record(client, "session_comment_added", client, session)
+    db.session.commit()
+    return comment
+
+
+def add_agenda_item(client: User, body: str) -> AgendaItem:
+    """Something she wants to bring up next time (any time, not tied to a session)."""
+    if not policy.can_add_agenda_item(client):
+        raise Forbidden()
+    item = AgendaItem(client_id=client.id, therapist_id=client.therapist_id, body=body)
+    db.session.add(item)
+    db.session.flush()
+    audit.record(client, "agenda_item_added", client, item)
+    db.session.commit()
+    return item
+
+
+def tick_agenda_item(therapist: User, item: AgendaItem, done: bool = True) -> None:
+    if not policy.can_tick_agenda_item(therapist, item):
+        raise Forbidden()
+    item.done_at = utcnow() if done else None
+    audit.record(therapist, "agenda_item_ticked" if done else "agenda_item_reopened", item.client, item)
+    db.session.commit()
+
+
+# --- lists and pages -------------------------------------------------------------------------
+
+def sessions_page(user: User, page: int, client: User | None = None):
+    """Sessions newest first: a client's own (and her pairs'), or one client's for her therapist."""
+    query = policy.visible_sessions(user)
+    if client is not None:
+        pair_ids = sa.select(PairMember.pair_id).where(PairMember.user_id == client.id)
+        query = query.where(sa.or_(TherapySession.client_id == client.id, TherapySession.pair_id.in_(pair_ids)))
+    query = query.options(selectinload(TherapySession.notes)).order_by(
+        TherapySession.starts_at.desc(), TherapySession.id.desc())
+    return db.paginate(query, page=min(max(page, 1), MAX_PAGE), per_page=SESSIONS_PER_PAGE,
+                       error_out=False)
+
+
+def agenda_for(client: User, include_done: bool = False) -> list[AgendaItem]:
+    query = sa.select(AgendaItem).where(AgendaItem.client_id == client.id)
+    if not include_done:
+        query = query.where(AgendaItem.done_at.is_(None))
+    return list(db.session.scalars(query.order_by(AgendaItem.done_at.is_not(None),
+                                                  AgendaItem.created_at.desc())))
+
+
+def last_session_start(client: User):
+    return db.session.scalar(
+        sa.select(sa.func.max(TherapySession.starts_at)).where(TherapySession.client_id == client.id,
+                                                               TherapySession.starts_at <= utcnow()))
+
+
+def prep(therapist: User, client: User) -> dict:
+    """Everything since her last session: reflections (reviewed or not), the ratings trend,
+    agenda items, open and overdue tasks."""
+    if not policy.can_view_client(therapist, client) or not policy.is_therapist(therapist):
+        raise Forbidden()
+    since = last_session_start(client)
+    reflections = db.session.scalars(
+        policy.visible_reflections(therapist).where(Reflection.author_id == client.id)
+        .where(Reflection.submitted_at > since if since is not None else sa.true())
+        .order_by(Reflection.submitted_at)
+    ).all()
+    open_tasks = db.session.scalars(
+        policy.visible_assignments(therapist).where(Assignment.client_id == client.id,
+                                                    Assignment.status == TASK_OPEN)
+        .order_by(Assignment.due_date)
+    ).all()
+    trend = [(r.submitted_at, r.resentment, r.closeness, r.stayed_present) for r in reflections
+             if r.status == REFLECTION_SUBMITTED]
+    audit.record_read(therapist, client, client, action="read_session_prep")
+    return {"since": since, "reflections": reflections, "open_tasks": open_tasks, "trend": trend,
+            "agenda": agenda_for(client)}
