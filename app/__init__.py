@@ -39,7 +39,9 @@ def create_app(config_class=None) -> Flask:
         exercises,
         invitations,
         main,
+        notifications,
         pairs,
+        progress,
         reflections,
         review,
         sessions,
@@ -57,6 +59,9 @@ def create_app(config_class=None) -> Flask:
     app.register_blueprint(review.bp)
     app.register_blueprint(pairs.bp)
     app.register_blueprint(sessions.bp)
+    app.register_blueprint(notifications.bp)
+    app.register_blueprint(progress.bp)
+    notifications.services.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
     templating.init_app(app)

@@ -14,6 +14,7 @@ from app.models import ROLE_THERAPIST, User
 def init_app(app: Flask) -> None:
     app.cli.add_command(create_therapist)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(send_reminders)
 
 
 @click.command("create-therapist")
@@ -32,7 +33,7 @@ def create_therapist(email, name, password):
         raise click.ClickException(problem)
     if db.session.scalar(sa.select(User.id).where(User.email == email)):
         raise click.ClickException(f"An account with the email {email} already exists.")
-    db.session.add(User(email=email, name=name.strip(), role=ROLE_THERAPIST,
+    db.session.add(User(email=email, name=name.strip(), role=ROLE_THERAPIST, email_notifications=True,
                         timezone=current_app.config["PRACTICE_TIMEZONE"],
                         password_hash=passwords.hash_password(password)))
     db.session.commit()
@@ -66,3 +67,12 @@ def seed_demo(as_json, if_empty):
         if row["partner"]:
             note += f"; {row['relation']} of {row['partner']}"
         click.echo(f"{row['email']:<28} {row['password']:<20} {row['role']:<10} {note}")
+
+
+@click.command("send-reminders")
+def send_reminders():
+    """Remind clients of tasks due tomorrow and of overdue ones (for cron; safe to run twice)."""
+    from app.notifications.services import send_reminders as send
+
+    sent = send()
+    click.echo(f"Reminders: {sent['reminder_due']} due tomorrow, {sent['reminder_overdue']} overdue.")

@@ -144,7 +144,8 @@ def _demo_reflection(task: Assignment, client: User, submitted_days_ago: int | N
 
 def seed_homework(client: User, today: date) -> None:
     """Open, overdue and done tasks; reflections with and without feedback; one urgent."""
-    if db.session.scalar(sa.select(sa.func.count(Assignment.id)).where(Assignment.client_id == client.id)):
+    if db.session.scalar(sa.select(sa.func.count(Assignment.id)).where(
+            Assignment.client_id == client.id, Assignment.pair_exercise_id.is_(None))):
         return
     library = {e.family: e for e in db.session.scalars(
         sa.select(Exercise).where(Exercise.built_in.is_(True)).order_by(Exercise.id))}

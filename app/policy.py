@@ -308,8 +308,9 @@ def partner_can_read(user, reflection: Reflection) -> bool:
     if (reflection.status != REFLECTION_SUBMITTED or reflection.shared_at is None
             or reflection.assignment.sharing == SHARING_NEVER):
         return False
-    if _linked_partners(user.id, reflection.author_id) is None:
-        return False
+    pair = _linked_partners(user.id, reflection.author_id)
+    if pair is None or reflection.shared_at < pair.linked_since:
+        return False  # a share from before this link (or a race with leaving) never counts
     return not reveal_waiting(reflection)
 
 
@@ -324,6 +325,7 @@ def shared_with(user) -> sa.Select:
             .where(Reflection.author_id == partner.user_id,
                    Reflection.status == REFLECTION_SUBMITTED,
                    Reflection.shared_at.is_not(None),
+                   Reflection.shared_at >= pair.linked_since,
                    Assignment.sharing != SHARING_NEVER))
 
 

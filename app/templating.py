@@ -50,7 +50,10 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def practice():
         from app.auth.forms import LogoutForm
+        from app.notifications.services import unread_count
         return {
+            "unread_notifications": (unread_count(current_user)
+                                     if current_user.is_authenticated else 0),
             "practice_name": app.config["PRACTICE_NAME"],
             "crisis_text": app.config["CRISIS_TEXT"],
             "logout_form": LogoutForm() if current_user.is_authenticated else None,

@@ -13,6 +13,9 @@ from tests.builders_homework import bulk_tasks
 from tests.conftest import login, make_client
 
 BOUND = 15
+# The client page also draws her charts and a timeline of tasks, reflections, feedback and
+# sessions: one query each, whatever the number of items.
+BOUNDS = {"/clients/{client_id}": 22}
 
 
 @contextmanager
@@ -63,6 +66,7 @@ def measure(client, url: str) -> tuple[int, int]:
     ("therapist", "/clients/{client_id}"),
 ])
 def test_statement_count_does_not_grow_with_the_data(app, people, who, url):
+    bound = BOUNDS.get(url, BOUND)
     url = url.format(client_id=people["client"].id)
     client = app.test_client()
     login(client, people[who])
@@ -73,4 +77,4 @@ def test_statement_count_does_not_grow_with_the_data(app, people, who, url):
 
     assert large_rows > small_rows >= 3, (small_rows, large_rows)  # the page really shows more
     assert large == small, f"{url}: {small} statements for 3 items, {large} for 40"
-    assert large <= BOUND, f"{url}: {large} statements"
+    assert large <= bound, f"{url}: {large} statements"

@@ -64,7 +64,10 @@ def build_world() -> dict:
     pair_session = sessions.record_session(t, pair, today, time(12, 0), None)
     member_note = sessions.add_member_note(c, pair_session, "For my therapist only.", "therapist")
     agenda_item = sessions.add_agenda_item(c, "Christmas plans")
+    from app.models import Notification
+    notification = db.session.scalar(sa.select(Notification).where(Notification.user_id == c.id).limit(1))
     return dict(therapist=t, client=c, same_therapist_client=c3, other_therapist=t2,
+                notification=notification,
                 other_client=c2, partner=p, session=session, pair_session=pair_session,
                 member_note=member_note, agenda_item=agenda_item, built_in=built_in, own_exercise=own, open_task=open_task,
                 submitted_task=submitted_task, draft_task=draft_task, reflection=reflection,

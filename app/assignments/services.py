@@ -22,6 +22,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.notifications.services import notify
 
 REPEAT_STEPS = {"none": None, "daily": timedelta(days=1), "weekly": timedelta(weeks=1)}
 DONE_SHOWN = 10
@@ -73,6 +74,7 @@ def assign_exercise(therapist: User, client: User, exercise: Exercise, *, due_da
     db.session.flush()
     for task in tasks:
         audit.record(therapist, "task_assigned", client, task)
+    notify(client, "new_task", "/home")
     db.session.commit()
     return tasks
 

@@ -53,4 +53,7 @@ class AccountForm(FlaskForm):
                        render_kw={"autocomplete": "name"})
     timezone = SelectField("Your time zone", validators=[DataRequired()],
                            description="Dates and times are shown in this zone.")
+    email_notifications = BooleanField(
+        "Email me when there is something new",
+        description="The email only says that something is new, never what, with a link to sign in.")
     submit = SubmitField("Save")

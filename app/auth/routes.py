@@ -109,7 +109,8 @@ def account():
     form.timezone.choices = timezone_choices()
     if form.validate_on_submit():
         try:
-            services.update_account(current_user, form.name.data, form.timezone.data)
+            services.update_account(current_user, form.name.data, form.timezone.data,
+                                    form.email_notifications.data)
         except services.AccountError as exc:
             getattr(form, exc.field).errors.append(str(exc))
         else:

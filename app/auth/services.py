@@ -134,8 +134,8 @@ def reset_password(token: str, new_password: str) -> User:
     return user
 
 
-def update_account(user: User, name: str, timezone: str) -> None:
-    """Change one's display name and time zone."""
+def update_account(user: User, name: str, timezone: str, email_notifications: bool = False) -> None:
+    """Change one's display name, time zone and email preference."""
     from zoneinfo import available_timezones
 
     name = " ".join((name or "").split())
@@ -145,5 +145,6 @@ def update_account(user: User, name: str, timezone: str) -> None:
         raise AccountError("Please choose a time zone from the list.", field="timezone")
     user.name = name
     user.timezone = timezone
+    user.email_notifications = bool(email_notifications)
     audit.record(user, "account_updated", user)
     db.session.commit()

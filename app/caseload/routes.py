@@ -5,12 +5,15 @@ from flask_login import current_user, login_required
 from app import policy
 from app.assignments.services import client_tasks
 from app.caseload import bp, services
-from app.clock import today_for
+from app.clock import today_for, zone_for
 from app.exercises.families import family_name
 from app.invitations.forms import InvitationActionForm
 from app.invitations.services import invitation_link
 from app.models import User
 from app.pairs.services import pairs_of
+from app.progress.charts import ratings_chart, weekly_chart
+from app.progress.forms import CloseAccountForm
+from app.progress.services import dashboard, progress_for, timeline
 from app.review.services import review_counts
 from app.sessions.services import sessions_page
 
@@ -20,12 +23,14 @@ from app.sessions.services import sessions_page
 def index():
     """The therapist's home: her clients and the invitations still open."""
     policy.require_therapist(current_user)
-    page = request.args.get("page", 1, type=int)
-    clients = services.clients_page(current_user, max(page, 1))
+    args = request.args
+    board = dashboard(current_user, today_for(current_user), sort=args.get("sort", "name"),
+                      query=args.get("q", "")[:100], attention=args.get("attention") == "1",
+                      page=args.get("page", 1, type=int))
     invitations = services.open_invitations(current_user)
     return render_template(
         "caseload/index.html",
-        clients=clients,
+        board=board,
         review_counts=review_counts(current_user),
         pairs=pairs_of(current_user),
         invitations=invitations,
@@ -43,7 +48,11 @@ def client(client_id):
     policy.require_therapist(current_user)
     services.open_client_record(current_user, person)
     page = max(request.args.get("page", 1, type=int), 1)
+    progress = progress_for(person, today_for(person), zone_for(person))
     return render_template("caseload/client.html", client=person, pair=policy.open_pair_of(person),
                            tasks=client_tasks(current_user, person, page),
                            sessions=sessions_page(current_user, 1, client=person),
-                           today=today_for(current_user), family_name=family_name)
+                           today=today_for(current_user), family_name=family_name,
+                           progress=progress, ratings_svg=ratings_chart("ratings", progress),
+                           weekly_svg=weekly_chart("weekly", progress),
+                           timeline=timeline(current_user, person), close_form=CloseAccountForm())

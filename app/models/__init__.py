@@ -24,6 +24,11 @@ from app.models.homework import (  # noqa: F401
     Reflection,
 )
 from app.models.pairs import Pair, PairExercise, PairMember  # noqa: F401
+from app.models.progress import (  # noqa: F401
+    NOTIFICATION_KINDS,
+    Notification,
+    ReminderSent,
+)
 from app.models.sessions import (  # noqa: F401
     NOTE_MEMBER,
     NOTE_SHARED,

@@ -34,6 +34,8 @@ class User(db.Model):
     timezone: Mapped[str] = mapped_column(sa.String(64), default="Europe/London")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Email when there is something new (never the content itself). Off for clients by default.
+    email_notifications: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     therapist: Mapped[User | None] = relationship(remote_side=[id], back_populates="clients")
     clients: Mapped[list[User]] = relationship(back_populates="therapist")

@@ -37,8 +37,14 @@ class Pair(db.Model):
     def is_active(self) -> bool:
         """Linked: both members accepted and nobody has ended it."""
         return self.ended_at is None and len(self.members) == 2 and all(
-            m.accepted_at is not None for m in self.members
+            m.accepted_at is not None and m.user.closed_at is None for m in self.members
         )
+
+    @property
+    def linked_since(self):
+        """When the second member accepted: shares made before that do not count."""
+        accepted = [m.accepted_at for m in self.members]
+        return max(accepted) if accepted and all(accepted) else None
 
     @property
     def is_pending(self) -> bool:

@@ -5,7 +5,7 @@ from wtforms import SelectChoice
 
 from app import policy
 from app.assignments.services import AssignmentError
-from app.clock import today_for
+from app.clock import today_for, zone_for
 from app.exercises.families import family_name
 from app.exercises.services import assignable_exercises
 from app.extensions import db
@@ -17,6 +17,8 @@ from app.pairs.forms import (
     PairActionForm,
     PairAssignForm,
 )
+from app.progress.charts import pair_chart
+from app.progress.services import progress_for
 
 
 def _client_choices():
@@ -60,7 +62,11 @@ def show(pair_id):
     pair = policy.get_visible_or_404(Pair, pair_id)
     if policy.is_therapist(current_user):
         rows = services.pair_overview(current_user, pair)
+        members = [(f"{m.user.name} ({m.label})",
+                    progress_for(m.user, today_for(m.user), zone_for(m.user)).points)
+                   for m in pair.members]
         return render_template("pairs/show.html", pair=pair, rows=rows,
+                               pair_svg=pair_chart("pair-ratings", members),
                                sessions=services.pair_sessions(current_user, pair),
                                table=services.ratings_side_by_side(rows, pair),
                                action_form=PairActionForm())
@@ -128,7 +134,8 @@ def assign(pair_id):
     pair = policy.get_visible_or_404(Pair, pair_id)
     policy.require_therapist(current_user)
     if not policy.can_assign_to_pair(current_user, pair):
-        flash("Exercises can be given to a pair once both members have accepted the link.", "error")
+        flash("This pair has ended." if pair.ended_at else
+              "Exercises can be given to a pair once both members have accepted the link.", "error")
         return redirect(url_for("pairs.show", pair_id=pair.id))
     form = PairAssignForm()
     exercises = assignable_exercises(current_user)

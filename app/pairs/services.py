@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
+from flask import has_request_context, request
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import Forbidden
 
@@ -17,6 +18,7 @@ from app.models import (
     SHARING_NEVER,
     TASK_OPEN,
     Assignment,
+    AuditEvent,
     Exercise,
     Pair,
     PairExercise,
@@ -25,6 +27,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.notifications.services import notify
 
 
 class PairError(Exception):
@@ -59,6 +62,8 @@ def link_pair(therapist: User, first: User, first_label: str, second: User, seco
     for client, label in zip((first, second), labels):
         db.session.add(PairMember(pair_id=pair.id, user_id=client.id, label=label))
     audit.record(therapist, "pair_proposed", first, pair)
+    for client in (first, second):
+        notify(client, "pair_invitation", f"/pairs/{pair.id}")
     db.session.commit()
     return pair
 
@@ -138,6 +143,7 @@ def assign_to_pair(therapist: User, pair: Pair, exercise: Exercise, *, due_date:
         db.session.add(task)
         db.session.flush()
         audit.record(therapist, "task_assigned", member.user, task)
+        notify(member.user, "new_task", "/home")
     db.session.commit()
     return pair_exercise
 
@@ -156,6 +162,7 @@ def share(client: User, reflection: Reflection) -> None:
     if reflection.shared_at is None:
         reflection.shared_at = utcnow()
         audit.record(client, "reflection_shared", client, reflection)
+        notify(policy.active_pair_of(client).partner_of(client.id).user, "partner_shared", "/shared")
         db.session.commit()
 
 
@@ -211,15 +218,25 @@ def partner_feed(client: User) -> dict:
     # by row would cost a query per reflection (it looks up the pair each time).
     readable_ids = [r.id for r in rows if not policy.reveal_waiting(r)]
     waiting_ids = [r.id for r in rows if r.id not in readable_ids]
-    by_id = {r.id: r for r in rows}
-    for reflection_id in readable_ids:
-        reflection = by_id[reflection_id]
-        audit.record(client, "read_partner_reflection", reflection.author, reflection)
+    _record_reads(client, [r for r in rows if r.id in readable_ids])
     db.session.commit()
     # The commit expired what was loaded: load it again in one go rather than row by row.
     rows = db.session.scalars(query).all() if rows else []
     return {"pair": pair, "readable": [r for r in rows if r.id in readable_ids],
             "waiting": [r for r in rows if r.id in waiting_ids]}
+
+
+def _record_reads(reader: User, reflections: list[Reflection]) -> None:
+    """One audit row per reflection read, written in a single statement (the same rows as
+    audit.record would add one INSERT at a time)."""
+    if not reflections:
+        return
+    ip = (request.remote_addr or "")[:45] if has_request_context() else None
+    db.session.execute(sa.insert(AuditEvent), [
+        {"actor_id": reader.id, "action": "read_partner_reflection", "subject_id": r.author_id,
+         "object_type": "Reflection", "object_id": r.id, "ip": ip, "at": utcnow()}
+        for r in reflections
+    ])
 
 
 def ratings_side_by_side(rows: list[PairRow], pair: Pair) -> list[dict]:

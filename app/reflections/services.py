@@ -19,6 +19,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.notifications.services import notify
 
 
 class ReflectionError(Exception):
@@ -123,6 +124,7 @@ def submit_reflection(client: User, task: Assignment, answers: list[str], rating
         .values(status=TASK_SUBMITTED).execution_options(synchronize_session=False)
     )
     audit.record(client, "reflection_submitted", client, reflection)
+    notify(task.therapist, "new_reflection", f"/reflections/{reflection.id}")
     db.session.commit()
     db.session.refresh(reflection)
     db.session.refresh(task)

@@ -40,8 +40,9 @@ def read(reflection_id):
     if policy.partner_can_read(current_user, reflection):
         open_shared_reflection(current_user, reflection)
         pair = policy.active_pair_of(current_user)
+        member = pair.member_for(reflection.author_id) if pair is not None else None
         return render_template("pairs/partner_view.html", reflection=reflection,
-                               label=pair.member_for(reflection.author_id).label)
+                               label=member.label if member is not None else "")
     if not policy.can_review_reflection(current_user, reflection):
         abort(404)
     return _render_reading(reflection)

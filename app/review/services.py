@@ -8,6 +8,7 @@ from werkzeug.exceptions import Forbidden
 from app import audit, policy
 from app.extensions import db
 from app.models import Assignment, Feedback, PrivateAnnotation, Reflection, User, utcnow
+from app.notifications.services import notify
 
 QUEUE_PER_PAGE = 20
 MAX_PAGE = 100_000
@@ -76,6 +77,7 @@ def give_feedback(therapist: User, reflection: Reflection, body: str, mark_revie
     if mark_reviewed:
         reflection.reviewed_at = now
     audit.record(therapist, "feedback_given", reflection.author, reflection)
+    notify(reflection.author, "new_feedback", f"/tasks/{reflection.assignment_id}")
     db.session.commit()
     return feedback
 

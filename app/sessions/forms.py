@@ -1,8 +1,25 @@
 """Forms for sessions, notes, comments and agenda items (shape only)."""
+from datetime import date
+
 from flask_wtf import FlaskForm
-from wtforms import (DateField, HiddenField, IntegerField, RadioField, SelectChoice, SubmitField,
-                     TextAreaField, TimeField)
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms import (
+    DateField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    SubmitField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from app.forms_common import ANSWER_MAX, clean_text
 
@@ -16,6 +33,13 @@ class SessionForm(FlaskForm):
     duration_minutes = IntegerField("Duration in minutes (optional)", validators=[
         Optional(), NumberRange(min=5, max=480, message="Between 5 and 480 minutes.")])
     submit = SubmitField("Record the session")
+
+    # Dates the time-zone conversion (and the database) can always represent.
+    EARLIEST, LATEST = date(1900, 1, 1), date(2100, 12, 31)
+
+    def validate_day(self, field):
+        if field.data is not None and not (self.EARLIEST <= field.data <= self.LATEST):
+            raise ValidationError("Choose a date between 1900 and 2100.")
 
 
 class NoteForm(FlaskForm):

@@ -1,4 +1,6 @@
 """Views for sessions, their notes, comments, the agenda and session prep."""
+import re
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
@@ -6,8 +8,14 @@ from app import policy
 from app.clock import today_for
 from app.models import AgendaItem, Pair, SessionNote, TherapySession, User
 from app.sessions import bp, services
-from app.sessions.forms import (AgendaForm, CommentForm, MemberNoteForm, NoteForm, SessionActionForm,
-                                SessionForm)
+from app.sessions.forms import (
+    AgendaForm,
+    CommentForm,
+    MemberNoteForm,
+    NoteForm,
+    SessionActionForm,
+    SessionForm,
+)
 
 
 def _record(who, cancel_url):
@@ -40,6 +48,13 @@ def new_for_pair(pair_id):
     if not policy.can_record_session_for(current_user, pair):
         abort(403)
     return _record(pair, url_for("pairs.show", pair_id=pair.id))
+
+
+def _version(form) -> int | None:
+    """The version a note edit started from: ASCII digits that fit the column, else None
+    (str.isdigit() accepts '²', which int() refuses, and any length, which the database refuses)."""
+    data = form.version.data or ""
+    return int(data) if re.fullmatch(r"[0-9]{1,9}", data) else None
 
 
 def _forms(content, member_form=None, shared_form=None, clinical_form=None):
@@ -87,10 +102,10 @@ def save_shared_note(session_id):
     if not policy.can_edit_shared_note(current_user, session):
         abort(403)
     form = NoteForm()
-    if not form.validate_on_submit() or not form.version.data.isdigit():
+    if not form.validate_on_submit() or _version(form) is None:
         return _render(session, 400, shared_form=form)
     try:
-        services.save_shared_note(current_user, session, form.body.data, int(form.version.data))
+        services.save_shared_note(current_user, session, form.body.data, _version(form))
     except services.Conflict as exc:
         return _conflict(session, "shared notes", exc,
                          url_for("sessions.save_shared_note", session_id=session.id))
@@ -106,10 +121,10 @@ def save_clinical_note(session_id):
     if not policy.can_view_clinical_note(current_user, session):
         abort(403)
     form = NoteForm(prefix="clinical")
-    if not form.validate_on_submit() or not form.version.data.isdigit():
+    if not form.validate_on_submit() or _version(form) is None:
         return _render(session, 400, clinical_form=form)
     try:
-        services.save_clinical_note(current_user, session, form.body.data, int(form.version.data))
+        services.save_clinical_note(current_user, session, form.body.data, _version(form))
     except services.Conflict as exc:
         return _conflict(session, "private clinical note", exc,
                          url_for("sessions.save_clinical_note", session_id=session.id), "clinical")
@@ -169,12 +184,12 @@ def edit_member_note(note_id):
     if not policy.can_edit_session_note(current_user, note) or note.kind != "member":
         abort(403)
     form = MemberNoteForm(prefix=f"note{note.id}")
-    if not form.validate_on_submit() or not form.version.data.isdigit():
+    if not form.validate_on_submit() or _version(form) is None:
         flash(" ".join(e for errs in form.errors.values() for e in errs) or "Please try again.", "error")
         return redirect(url_for("sessions.show", session_id=note.session_id))
     try:
         services.edit_member_note(current_user, note, form.body.data, form.visibility.data,
-                                  int(form.version.data))
+                                  _version(form))
     except services.Conflict as exc:
         return render_template("sessions/conflict.html", session=note.session, kind="note", conflict=exc,
                                form=MemberNoteForm(formdata=None, body=exc.your_body,

@@ -32,6 +32,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.notifications.services import notify
 
 SESSIONS_PER_PAGE = 10
 MAX_PAGE = 100_000
@@ -101,7 +102,17 @@ def open_session(user: User, session: TherapySession) -> dict:
         "member_notes": [n for n in notes if n.kind == NOTE_MEMBER],
         "comments": comments,
         "clinical": clinical,
+        "revisions": {n.id: _readable_revisions(user, n) for n in notes},
     }
+
+
+def _readable_revisions(user: User, note: SessionNote) -> list[SessionNoteRevision]:
+    """Earlier versions of a note this person may read. The therapist and the author read them
+    all; the partner only those the author had opened to her (a version written for the
+    therapist alone stays so, even after the author opens a later version to her partner)."""
+    if note.kind == NOTE_SHARED or policy.is_therapist(user) or note.author_id == user.id:
+        return list(note.revisions)
+    return [r for r in note.revisions if r.visibility == VISIBLE_TO_PAIR]
 
 
 def _save_versioned(note, body: str, base_version: int, extra: dict, revision) -> None:
@@ -121,14 +132,32 @@ def _save_versioned(note, body: str, base_version: int, extra: dict, revision) -
     db.session.add(revision)
 
 
+def _lock_session(session: TherapySession) -> None:
+    """Hold the session row until commit, so that two first saves of a note (both from
+    version 0, when there is no row to compare versions on yet) run one after the other
+    and the second one sees the first one's note. SQLite has no row locks: a no-op UPDATE
+    takes the database's write lock instead."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(sa.update(TherapySession).where(TherapySession.id == session.id)
+                           .values(id=TherapySession.id).execution_options(synchronize_session=False))
+    else:
+        db.session.execute(sa.select(TherapySession.id).where(TherapySession.id == session.id)
+                           .with_for_update())
+
+
 def save_shared_note(therapist: User, session: TherapySession, body: str, base_version: int) -> SessionNote:
     """Write or edit the shared summary. A stale version raises Conflict; nothing is overwritten."""
     if not policy.can_edit_shared_note(therapist, session):
         raise Forbidden()
-    note = db.session.scalar(sa.select(SessionNote).where(
-        SessionNote.session_id == session.id, SessionNote.kind == NOTE_SHARED))
+    query = sa.select(SessionNote).where(SessionNote.session_id == session.id,
+                                         SessionNote.kind == NOTE_SHARED)
+    note = db.session.scalar(query)
+    if note is None:
+        _lock_session(session)
+        note = db.session.scalar(query)  # written by a save that held the lock before us?
     if note is None:
         if base_version != 0:
+            db.session.rollback()  # let go of the lock
             raise Conflict(current_body="", current_version=0, your_body=body)
         note = SessionNote(session_id=session.id, kind=NOTE_SHARED, author_id=therapist.id,
                            visibility="client", body=body, version=1)
@@ -146,9 +175,14 @@ def save_clinical_note(therapist: User, session: TherapySession, body: str, base
     """Write or edit the private clinical note (its history stays in its own table)."""
     if not policy.can_view_clinical_note(therapist, session):
         raise Forbidden()
-    note = db.session.scalar(sa.select(ClinicalNote).where(ClinicalNote.session_id == session.id))
+    query = sa.select(ClinicalNote).where(ClinicalNote.session_id == session.id)
+    note = db.session.scalar(query)
+    if note is None:
+        _lock_session(session)
+        note = db.session.scalar(query)  # written by a save that held the lock before us?
     if note is None:
         if base_version != 0:
+            db.session.rollback()  # let go of the lock
             raise Conflict(current_body="", current_version=0, your_body=body)
         note = ClinicalNote(session_id=session.id, therapist_id=therapist.id, body=body, version=1)
         db.session.add(note)
@@ -208,6 +242,7 @@ def add_agenda_item(client: User, body: str) -> AgendaItem:
     db.session.add(item)
     db.session.flush()
     audit.record(client, "agenda_item_added", client, item)
+    notify(client.therapist, "agenda_item", f"/clients/{client.id}/prep")
     db.session.commit()
     return item
 

@@ -1,0 +1,38 @@
+"""Views for notifications."""
+from flask import abort, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from app.extensions import db
+from app.models import Notification
+from app.notifications import bp, services
+from app.notifications.forms import NotificationForm
+
+
+@bp.get("/notifications")
+@login_required
+def index():
+    """Her notifications, newest first."""
+    page = request.args.get("page", 1, type=int)
+    return render_template("notifications/index.html", notes=services.page_of(current_user, page),
+                           messages=services.MESSAGES, form=NotificationForm())
+
+
+@bp.post("/notifications/<int:note_id>/open")
+@login_required
+def open_note(note_id):
+    """Mark one read and go where it leads."""
+    note = db.session.get(Notification, note_id)
+    if note is None or note.user_id != current_user.id:
+        abort(404)
+    if not NotificationForm().validate_on_submit():
+        return redirect(url_for("notifications.index"))
+    return redirect(services.open_notification(current_user, note))
+
+
+@bp.post("/notifications/read")
+@login_required
+def read_all():
+    """Mark every notification read."""
+    if NotificationForm().validate_on_submit():
+        services.mark_all_read(current_user)
+    return redirect(url_for("notifications.index"))

@@ -1,0 +1,124 @@
+"""Notification services. Emails never carry content: only that something is new, and a link.
+
+Emails go out after the transaction that created the notification commits (never for a change
+that was rolled back); a failed email is logged and the in-app notification still stands."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from flask import current_app, has_request_context, request
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.clock import today_for
+from app.extensions import db
+from app.mail import try_send_email
+from app.models import TASK_OPEN, Assignment, Notification, ReminderSent, User, utcnow
+
+MESSAGES = {
+    "new_task": "A new exercise from your therapist",
+    "new_feedback": "New feedback on one of your reflections",
+    "partner_shared": "Your partner shared something with you",
+    "pair_invitation": "Your therapist proposes linking you with your partner",
+    "agenda_item": "A client added something to bring up next time",
+    "reminder_due": "Reminder: an exercise is due tomorrow",
+    "reminder_overdue": "An exercise is waiting for you",
+    "new_reflection": "A new reflection to read",
+}
+EMAIL_SUBJECT = "You have something new in Common Ground"
+PER_PAGE = 20
+_PENDING = "common_ground_pending_emails"
+
+
+def _absolute(link: str) -> str:
+    base = current_app.config.get("SERVER_BASE_URL")
+    if not base and has_request_context():
+        base = request.host_url
+    return (base or "http://127.0.0.1:5000").rstrip("/") + link
+
+
+def notify(user: User, kind: str, link: str) -> Notification:
+    """Add an in-app notification (the caller commits); queue an email if she asked for them."""
+    note = Notification(user_id=user.id, kind=kind, link=link)
+    db.session.add(note)
+    if user.email_notifications and user.is_active:
+        db.session.info.setdefault(_PENDING, []).append((user.email, _absolute(link)))
+    return note
+
+
+def _send_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING, [])
+    for email, link in pending:
+        try_send_email(email, EMAIL_SUBJECT,
+                       "Hello,\n\nYou have something new in Common Ground. For your privacy this "
+                       f"email says nothing more; sign in to see it:\n\n{link}\n\n"
+                       "You can turn these emails off on your Account page.\n")
+
+
+def _drop_pending(session: Session, *args) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def init_app(app) -> None:
+    # Session-class listeners are process-wide: register them once, however many apps exist.
+    if not event.contains(Session, "after_commit", _send_pending):
+        event.listen(Session, "after_commit", _send_pending)
+        event.listen(Session, "after_soft_rollback", _drop_pending)
+
+
+def unread_count(user: User) -> int:
+    return db.session.scalar(sa.select(sa.func.count(Notification.id)).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None)))
+
+
+def page_of(user: User, page: int):
+    query = (sa.select(Notification).where(Notification.user_id == user.id)
+             .order_by(Notification.created_at.desc(), Notification.id.desc()))
+    return db.paginate(query, page=min(max(page, 1), 100_000), per_page=PER_PAGE, error_out=False)
+
+
+def open_notification(user: User, note: Notification) -> str:
+    """Mark it read and return where it leads (only ever a local path)."""
+    if note.user_id != user.id:
+        raise PermissionError
+    if note.read_at is None:
+        note.read_at = utcnow()
+        db.session.commit()
+    return note.link if note.link.startswith("/") and not note.link.startswith("//") else "/"
+
+
+def mark_all_read(user: User) -> None:
+    db.session.execute(sa.update(Notification).where(Notification.user_id == user.id,
+                                                     Notification.read_at.is_(None))
+                       .values(read_at=utcnow()))
+    db.session.commit()
+
+
+def send_reminders(now=None) -> dict:
+    """Reminders for open tasks due tomorrow and for overdue ones, each at most once per task
+    and kind (a unique key), so running it twice sends nothing twice."""
+    sent = {"reminder_due": 0, "reminder_overdue": 0}
+    candidates = db.session.scalars(
+        sa.select(Assignment).join(Assignment.client)
+        .where(Assignment.status == TASK_OPEN, User.closed_at.is_(None),
+               Assignment.due_date <= date.today() + timedelta(days=2))
+    ).all()
+    for task in candidates:
+        today = today_for(task.client, now)
+        if task.due_date == today + timedelta(days=1):
+            kind = "reminder_due"
+        elif task.due_date < today:
+            kind = "reminder_overdue"
+        else:
+            continue
+        try:
+            with db.session.begin_nested():
+                db.session.add(ReminderSent(assignment_id=task.id, kind=kind.removeprefix("reminder_")))
+        except IntegrityError:
+            continue  # already reminded
+        notify(task.client, kind, f"/tasks/{task.id}")
+        db.session.commit()
+        sent[kind] += 1
+    return sent

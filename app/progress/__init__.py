@@ -1,0 +1,6 @@
+"""Progress you can see: charts, the therapist's client timeline, the caseload dashboard, export."""
+from flask import Blueprint
+
+bp = Blueprint("progress", __name__)
+
+from app.progress import routes  # noqa: E402,F401

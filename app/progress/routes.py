@@ -1,0 +1,88 @@
+"""Views for progress, export and closing an account."""
+import json
+
+from flask import Response, abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from app import policy
+from app.clock import today_for, zone_for
+from app.models import User
+from app.progress import bp, export, services
+from app.progress.charts import ratings_chart, weekly_chart
+from app.progress.forms import CloseAccountForm
+
+
+@bp.get("/progress")
+@login_required
+def mine():
+    """The client's own progress: ratings over time, reflections per week, present streak."""
+    policy.require_client(current_user)
+    data = services.progress_for(current_user, today_for(current_user), zone_for(current_user))
+    return render_template("progress/mine.html", progress=data,
+                           ratings_svg=ratings_chart("ratings", data),
+                           weekly_svg=weekly_chart("weekly", data))
+
+
+def _export_target(client_id):
+    """The client herself, or her therapist; anyone else gets 404."""
+    if client_id is None:
+        policy.require_client(current_user)
+        return current_user
+    client = policy.get_visible_or_404(User, client_id)
+    policy.require_therapist(current_user)
+    return client
+
+
+def _download(record: dict, client: User) -> Response:
+    body = json.dumps(record, ensure_ascii=False, indent=2)
+    filename = f"common-ground-record-{client.id}.json"
+    return Response(body, mimetype="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.get("/export.json")
+@login_required
+def export_json():
+    """Her whole record as JSON."""
+    client = _export_target(None)
+    return _download(export.record_of(current_user, client), client)
+
+
+@bp.get("/export")
+@login_required
+def export_page():
+    """Her whole record as a printable page."""
+    client = _export_target(None)
+    return render_template("progress/export.html", record=export.record_of(current_user, client),
+                           client=client, json_url=url_for("progress.export_json"))
+
+
+@bp.get("/clients/<int:client_id>/export.json")
+@login_required
+def client_export_json(client_id):
+    """A client's whole record as JSON, with the therapist's private notes."""
+    client = _export_target(client_id)
+    return _download(export.record_of(current_user, client), client)
+
+
+@bp.get("/clients/<int:client_id>/export")
+@login_required
+def client_export_page(client_id):
+    """A client's whole record as a printable page, with the therapist's private notes."""
+    client = _export_target(client_id)
+    return render_template("progress/export.html", record=export.record_of(current_user, client),
+                           client=client,
+                           json_url=url_for("progress.client_export_json", client_id=client.id))
+
+
+@bp.post("/clients/<int:client_id>/close")
+@login_required
+def close_account(client_id):
+    """Close a client's account: she can no longer sign in; the record is kept."""
+    client = policy.get_visible_or_404(User, client_id)
+    policy.require_therapist(current_user)
+    if not CloseAccountForm().validate_on_submit():
+        abort(400)
+    export.close_account(current_user, client)
+    flash(f"{client.name}'s account is closed. Her record is kept and can still be exported.", "success")
+    return redirect(url_for("caseload.client", client_id=client.id))
