@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 from markupsafe import Markup, escape
 
-WIDTH, HEIGHT = 640, 240
+WIDTH, HEIGHT = 480, 220
 LEFT, RIGHT, TOP, BOTTOM = 36, 12, 14, 34
 
 
@@ -55,7 +55,7 @@ def _y_axis(y_max: int, ticks: list[int]) -> list[str]:
     for tick in ticks:
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" '
                      f'stroke="#dcd8cf" stroke-width="1"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" font-size="11" '
+        parts.append(f'<text x="{LEFT - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" font-size="13" '
                      f'fill="#56646a">{tick}</text>')
     return parts
 
@@ -84,15 +84,15 @@ def line_chart(chart_id: str, title: str, series: list[Series], y_max: int = 10)
                         f'cx="{cx:.1f}" cy="{cy:.1f}" r="3.5" fill="{s.colour}">'
                         f'<title>{escape(s.label)}, {_fmt_day(t)}: {v}</title></circle>')
     first, last = min(all_points, key=lambda p: _ts(p[0]))[0], max(all_points, key=lambda p: _ts(p[0]))[0]
-    body.append(f'<text x="{LEFT}" y="{HEIGHT - 12}" font-size="11" fill="#56646a">{_fmt_day(first)}</text>')
-    body.append(f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 12}" text-anchor="end" font-size="11" '
+    body.append(f'<text x="{LEFT}" y="{HEIGHT - 12}" font-size="13" fill="#56646a">{_fmt_day(first)}</text>')
+    body.append(f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 12}" text-anchor="end" font-size="13" '
                 f'fill="#56646a">{_fmt_day(last)}</text>')
     legend_x = LEFT + 80
     for s in series:
         body.append(f'<rect x="{legend_x}" y="{HEIGHT - 21}" width="10" height="10" fill="{s.colour}"/>'
-                    f'<text x="{legend_x + 14}" y="{HEIGHT - 12}" font-size="11" fill="#1f2a2e">'
+                    f'<text x="{legend_x + 14}" y="{HEIGHT - 12}" font-size="13" fill="#1f2a2e">'
                     f'{escape(s.label)}</text>')
-        legend_x += 14 + 7 * len(s.label) + 18
+        legend_x += 14 + 8 * len(s.label) + 18
     return _frame(chart_id, title, description, body)
 
 
@@ -108,7 +108,7 @@ def bar_chart(chart_id: str, title: str, bars: list[tuple[date, int]]) -> Markup
                     f'width="{slot * 0.7:.1f}" height="{y(0) - y(count):.1f}" fill="#2f6b5f">'
                     f'<title>Week of {_fmt_day(week)}: {count}</title></rect>')
         if i % max(1, len(bars) // 6) == 0:
-            body.append(f'<text x="{bx:.1f}" y="{HEIGHT - 12}" font-size="11" fill="#56646a">'
+            body.append(f'<text x="{bx:.1f}" y="{HEIGHT - 12}" font-size="13" fill="#56646a">'
                         f'{_fmt_day(week)}</text>')
     description = ", ".join(f"week of {_fmt_day(w)}: {c}" for w, c in bars) or "no weeks"
     return _frame(chart_id, title, description, body)
