@@ -342,16 +342,19 @@ def visible_pairs(user) -> sa.Select:
 
 def can_record_session_for(user, client_or_pair) -> bool:
     """A therapist records sessions with her own clients and her own (linked or once linked) pairs."""
-    if isinstance(client_or_pair, Pair):
-        return is_therapist(user) and client_or_pair.therapist_id == user.id
+    if isinstance(client_or_pair, Pair):  # only a pair whose link took effect (both consented)
+        return (is_therapist(user) and client_or_pair.therapist_id == user.id
+                and client_or_pair.linked_since is not None)
     return is_therapist(user) and client_or_pair is not None and \
         client_or_pair.role == ROLE_CLIENT and client_or_pair.therapist_id == user.id
 
 
 def _session_member(user, session: TherapySession) -> bool:
+    """The client herself, or a member of a pair whose link took effect (both accepted)."""
     if session.client_id is not None:
         return session.client_id == user.id
-    return session.pair is not None and session.pair.member_for(user.id) is not None
+    pair = session.pair
+    return pair is not None and pair.linked_since is not None and pair.member_for(user.id) is not None
 
 
 def can_view_session(user, session: TherapySession) -> bool:
@@ -388,7 +391,20 @@ def can_view_session_note(user, note: SessionNote) -> bool:
         return False
     if note.kind == NOTE_SHARED or is_therapist(user) or note.author_id == user.id:
         return True
-    return note.visibility == VISIBLE_TO_PAIR and _linked_partners(user.id, note.author_id) is not None
+    pair = note.session.pair
+    return (note.visibility == VISIBLE_TO_PAIR and pair is not None and pair.is_active
+            and pair.member_for(user.id) is not None and pair.member_for(note.author_id) is not None)
+
+
+def readable_note_revisions(user, note: SessionNote) -> list:
+    """Earlier versions of a note this person may read. The therapist and the author read them
+    all; the partner only those the author had opened to her (a version written for the
+    therapist alone stays so, even after the author opens a later version to her partner)."""
+    if not can_view_session_note(user, note):
+        return []
+    if note.kind == NOTE_SHARED or is_therapist(user) or note.author_id == user.id:
+        return list(note.revisions)
+    return [r for r in note.revisions if r.visibility == VISIBLE_TO_PAIR]
 
 
 def can_edit_session_note(user, note: SessionNote) -> bool:
@@ -404,7 +420,10 @@ def visible_sessions(user) -> sa.Select:
     if is_therapist(user):
         return query.where(TherapySession.therapist_id == user.id)
     if is_client(user):
-        pair_ids = sa.select(PairMember.pair_id).where(PairMember.user_id == user.id)
+        # Pairs she is in whose link took effect: no member still waiting to accept.
+        pending = sa.select(PairMember.pair_id).where(PairMember.accepted_at.is_(None))
+        pair_ids = sa.select(PairMember.pair_id).where(PairMember.user_id == user.id,
+                                                       PairMember.pair_id.not_in(pending))
         return query.where(sa.or_(TherapySession.client_id == user.id,
                                   TherapySession.pair_id.in_(pair_ids)))
     return query.where(sa.false())

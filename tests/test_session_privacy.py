@@ -360,3 +360,36 @@ def test_the_partner_cannot_open_the_solo_session_or_write_therapist_notes(app):
         f"note{note}-body": "x", f"note{note}-version": "1", f"note{note}-visibility": "pair"}).status_code == 404
     assert "For my therapist only." not in text_of(browser.get(f"/sessions/{ps}"))
     assert snapshot() == before
+
+
+def test_a_pair_note_does_not_resurface_when_the_same_two_are_linked_again(app):
+    ruth = make_therapist("Ruth")
+    maria, elena = make_client(ruth, "Maria"), make_client(ruth, "Elena")
+    first_pair = linked_pair(ruth, maria, elena)
+    old_session = record(ruth, first_pair)
+    member_note(maria, old_session, "NOTE-FROM-THE-FIRST-LINK", "pair")
+    partner = app.test_client()
+    login(partner, elena)
+    assert partner.post(f"/pairs/{first_pair.id}/leave").status_code == 302
+    assert "NOTE-FROM-THE-FIRST-LINK" not in text_of(partner.get(f"/sessions/{old_session.id}"))
+    db.session.expire_all()
+    linked_pair(ruth, db.session.get(type(maria), maria.id), db.session.get(type(elena), elena.id))
+    page = partner.get(f"/sessions/{old_session.id}")
+    assert page.status_code == 200
+    assert "NOTE-FROM-THE-FIRST-LINK" not in text_of(page)
+
+
+def test_no_pair_session_before_both_members_have_consented(app):
+    """A pending (or declined) link is no pair: no pair session can be recorded for it."""
+    from app.pairs.services import link_pair, respond
+
+    ruth = make_therapist("Ruth")
+    maria, elena = make_client(ruth, "Maria"), make_client(ruth, "Elena")
+    pair = link_pair(ruth, maria, "mother", elena, "daughter")
+    respond(maria, pair, accept=True)  # Elena has not answered yet
+    client = app.test_client()
+    login(client, ruth)
+    assert client.get(f"/pairs/{pair.id}/sessions/new").status_code == 403
+    response = client.post(f"/pairs/{pair.id}/sessions/new", data={"day": "2026-11-20", "time": "10:00"})
+    assert response.status_code == 403
+    assert db.session.scalar(sa.select(sa.func.count(TherapySession.id))) == 0

@@ -818,3 +818,53 @@ def test_reading_prep_and_sessions_is_audited(practice, client, app):
     login(own, maria)
     assert own.get(f"/sessions/{session.id}").status_code == 200
     assert audit_actions(maria, "read_session") == []
+
+
+# --- with CSRF protection on, as in production ---------------------------------------------------
+
+def test_the_note_forms_carry_their_csrf_tokens(practice, csrf_app):
+    """Every form on the session and conflict pages works with CSRF on (the token is in the
+    page); a post without it changes nothing."""
+    from tests.conftest import csrf_token_from
+
+    ruth, maria = practice["ruth"], practice["maria"]
+    session = record(ruth, maria)
+    browser = csrf_app.test_client()
+    page = text_of(browser.get("/login"))
+    response = browser.post("/login", data={"email": ruth.email, "password": "a calm walk by the river",
+                                            "csrf_token": csrf_token_from(page)})
+    assert response.status_code == 302
+
+    refused = browser.post(f"/sessions/{session.id}/shared-note", data={"body": "No token.", "version": "0"})
+    assert refused.status_code in (400, 403)
+    assert shared_of(session.id) is None
+
+    page = text_of(browser.get(f"/sessions/{session.id}"))
+    token = csrf_token_from(page)
+    assert browser.post(f"/sessions/{session.id}/shared-note", data={
+        "body": "With a token.", "version": "0", "csrf_token": token}).status_code == 302
+    conflict = browser.post(f"/sessions/{session.id}/shared-note", data={
+        "body": "Stale.", "version": "0", "csrf_token": token})
+    assert conflict.status_code == 409
+    conflict_page = text_of(conflict)
+    assert browser.post(f"/sessions/{session.id}/shared-note", data={
+        "body": "Merged.", "version": hidden_value(conflict_page, "version"),
+        "csrf_token": csrf_token_from(conflict_page)}).status_code == 302
+    assert shared_of(session.id).body == "Merged."
+    assert browser.post(f"/sessions/{session.id}/clinical-note", data={
+        "clinical-body": "Clinical.", "clinical-version": "0",
+        "clinical-csrf_token": hidden_value(page, "clinical-csrf_token")}).status_code == 302
+    assert clinical_of(session.id).body == "Clinical."
+
+
+def test_a_note_over_the_limit_is_refused(practice, client):
+    from app.sessions.forms import NOTE_MAX
+
+    session = record(practice["ruth"], practice["maria"])
+    login(client, practice["ruth"])
+    response = client.post(f"/sessions/{session.id}/shared-note",
+                           data={"body": "x" * (NOTE_MAX + 1), "version": "0"})
+    assert response.status_code == 400 and "Please keep it under" in text_of(response)
+    assert shared_of(session.id) is None
+    assert client.post(f"/sessions/{session.id}/shared-note",
+                       data={"body": "x" * NOTE_MAX, "version": "0"}).status_code == 302

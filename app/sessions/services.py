@@ -102,17 +102,8 @@ def open_session(user: User, session: TherapySession) -> dict:
         "member_notes": [n for n in notes if n.kind == NOTE_MEMBER],
         "comments": comments,
         "clinical": clinical,
-        "revisions": {n.id: _readable_revisions(user, n) for n in notes},
+        "revisions": {n.id: policy.readable_note_revisions(user, n) for n in notes},
     }
-
-
-def _readable_revisions(user: User, note: SessionNote) -> list[SessionNoteRevision]:
-    """Earlier versions of a note this person may read. The therapist and the author read them
-    all; the partner only those the author had opened to her (a version written for the
-    therapist alone stays so, even after the author opens a later version to her partner)."""
-    if note.kind == NOTE_SHARED or policy.is_therapist(user) or note.author_id == user.id:
-        return list(note.revisions)
-    return [r for r in note.revisions if r.visibility == VISIBLE_TO_PAIR]
 
 
 def _save_versioned(note, body: str, base_version: int, extra: dict, revision) -> None:
@@ -278,9 +269,12 @@ def agenda_for(client: User, include_done: bool = False) -> list[AgendaItem]:
 
 
 def last_session_start(client: User):
+    """Her most recent session that has taken place, alone or with her pair."""
+    pair_ids = sa.select(PairMember.pair_id).where(PairMember.user_id == client.id)
     return db.session.scalar(
-        sa.select(sa.func.max(TherapySession.starts_at)).where(TherapySession.client_id == client.id,
-                                                               TherapySession.starts_at <= utcnow()))
+        sa.select(sa.func.max(TherapySession.starts_at))
+        .where(sa.or_(TherapySession.client_id == client.id, TherapySession.pair_id.in_(pair_ids)),
+               TherapySession.starts_at <= utcnow()))
 
 
 def prep(therapist: User, client: User) -> dict:
