@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test install install-dev clean
+.PHONY: run test gates install install-dev clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Common Ground needs Python 3.11 or newer")'
@@ -42,6 +42,10 @@ test: $(VENV)/.installed-dev node_modules/.installed
 		echo "== again on PostgreSQL ($$TEST_DATABASE_URL) =="; \
 		$(BIN)/python -m pytest $(PYTEST_ARGS); \
 	fi
+
+# bandit on app/ and no unreviewed |safe / Markup( / render_template_string (CI runs this first).
+gates: $(VENV)/.installed-dev
+	bash .ci/gates.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache

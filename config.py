@@ -33,6 +33,12 @@ def _env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _env_list(name: str) -> list[str] | None:
+    """A comma-separated variable as a list; None when unset or empty."""
+    items = [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+    return items or None
+
+
 def _dev_secret_key() -> str:
     """A random key kept in instance/ so development sessions survive a restart."""
     path = INSTANCE_DIR / "dev-secret-key"
@@ -50,10 +56,15 @@ class Config:
 
     ENV_NAME = "base"
     SECRET_KEY = os.environ.get("SECRET_KEY")
+    # Encryption at rest (app/crypto.py): "id:base64key,id:base64key", 32-byte keys, the first
+    # one encrypts. Unset: a key derived from SECRET_KEY (production refuses to start without it).
+    ENCRYPTION_KEYS = os.environ.get("ENCRYPTION_KEYS")
     SQLALCHEMY_DATABASE_URI = normalise_database_url(
         os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'common-ground.sqlite'}")
     )
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # hide_parameters: a database error (logged with its statement) or SQL echo never carries the
+    # values bound to it, such as a reflection's text.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
     PRACTICE_NAME = os.environ.get("PRACTICE_NAME", "Common Ground")
     PRACTICE_TIMEZONE = os.environ.get("PRACTICE_TIMEZONE", "Europe/London")
     CRISIS_TEXT = os.environ.get("CRISIS_TEXT", DEFAULT_CRISIS_TEXT)
@@ -75,8 +86,19 @@ class Config:
 
     # Five answers of 20,000 characters, URL-encoded (an emoji is 12 bytes), must still fit.
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024
+    # The host names this practice is served under (Flask checks each request's Host against
+    # them, so that links in emails cannot be pointed elsewhere). Comma-separated; a leading dot
+    # allows subdomains. Unset: any host (fine on a laptop; `flask check-deploy` fails on it).
+    TRUSTED_HOSTS = _env_list("TRUSTED_HOSTS")
     MAX_FORM_MEMORY_SIZE = 2 * 1024 * 1024
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the login session
+
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_PER_ADDRESS = os.environ.get("LOGIN_RATE_PER_ADDRESS", "30 per minute")
+    LOGIN_RATE_PER_ACCOUNT = os.environ.get("LOGIN_RATE_PER_ACCOUNT", "10 per minute")
+    # How many reverse proxies set X-Forwarded-For in front of the app (0: none).
+    PROXY_FIX_X_FOR = int(os.environ.get("PROXY_FIX_X_FOR", "0"))
 
     INVITATION_LIFETIME = timedelta(days=int(os.environ.get("INVITATION_DAYS", "7")))
     PASSWORD_RESET_LIFETIME = timedelta(hours=1)
@@ -95,6 +117,9 @@ class Config:
     MAIL_USE_SSL = _env_bool("MAIL_USE_SSL", False)
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Common Ground <no-reply@localhost>")
     MAIL_TIMEOUT = 10
+    # Without MAIL_SERVER, emails go to the log. Their bodies hold invitation and reset links
+    # (tokens), so only development logs them in full; elsewhere only recipient and subject.
+    MAIL_LOG_BODIES = False
     # Used to build links in emails when there is no request (cron jobs); requests use their own host.
     SERVER_BASE_URL = os.environ.get("SERVER_BASE_URL")
 
@@ -106,6 +131,7 @@ class DevelopmentConfig(Config):
 
     ENV_NAME = "development"
     DEBUG = False  # the debugger is never on; errors show the friendly page with an id
+    MAIL_LOG_BODIES = True  # `make run` has no mail server: the invitation link is in the log
     SECRET_KEY = Config.SECRET_KEY or _dev_secret_key()
 
 
@@ -115,10 +141,16 @@ class TestingConfig(Config):
     ENV_NAME = "testing"
     TESTING = True
     SECRET_KEY = "testing-secret-key-not-for-production-0123456789"
+    ENCRYPTION_KEYS = None  # derived from the fixed SECRET_KEY, whatever the environment says
     SQLALCHEMY_DATABASE_URI = normalise_database_url(
         os.environ.get("TEST_DATABASE_URL", "sqlite:///" + str(INSTANCE_DIR / "test.sqlite"))
     )
     WTF_CSRF_ENABLED = False
+    TRUSTED_HOSTS = None  # the test client is "localhost" whatever the environment says
+    # Throttling stays on in tests, with limits no test reaches; the throttling tests lower them.
+    RATELIMIT_STORAGE_URI = "memory://"
+    LOGIN_RATE_PER_ADDRESS = "100000 per minute"
+    LOGIN_RATE_PER_ACCOUNT = "100000 per minute"
     MAIL_SERVER = None
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 8 * 1024
@@ -126,7 +158,8 @@ class TestingConfig(Config):
 
 
 class ProductionConfig(Config):
-    """Production: secure cookies, demo data refused, SECRET_KEY checked at start."""
+    """Production: secure cookies, demo data refused, SECRET_KEY and ENCRYPTION_KEYS checked
+    at start."""
 
     ENV_NAME = "production"
     SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)

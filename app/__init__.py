@@ -18,23 +18,31 @@ def create_app(config_class=None) -> Flask:
     app.config.from_object(config_class)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    from app import log_hygiene
+    log_hygiene.init_app(app)
 
     from app import database, security
     security.check_config(app)
 
-    from app.extensions import csrf, db, login_manager, migrate
+    from app.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
     database.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
+    limiter.init_app(app)
+    if app.config.get("PROXY_FIX_X_FOR"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"], x_proto=1)
 
     from app import (
         assignments,
+        audit_trail,
         auth,
         caseload,
         cli,
+        crypto,
         errors,
         exercises,
         invitations,
@@ -46,9 +54,11 @@ def create_app(config_class=None) -> Flask:
         review,
         sessions,
         templating,
+        trusted_hosts,
     )
 
     auth.init_login_manager(login_manager)
+    auth.init_commands(app)
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(caseload.bp)
@@ -61,9 +71,12 @@ def create_app(config_class=None) -> Flask:
     app.register_blueprint(sessions.bp)
     app.register_blueprint(notifications.bp)
     app.register_blueprint(progress.bp)
+    app.register_blueprint(audit_trail.bp)
     notifications.services.init_app(app)
     errors.init_app(app)
+    trusted_hosts.init_app(app)
     cli.init_app(app)
+    crypto.init_app(app)
     templating.init_app(app)
     security.init_app(app)
     return app

@@ -9,6 +9,8 @@ from app.models import AuditEvent
 
 def record(actor, action: str, subject=None, obj=None) -> AuditEvent:
     """Add an audit row to the current transaction (the caller commits)."""
+    if obj is not None and hasattr(obj, "_get_current_object"):
+        obj = obj._get_current_object()  # current_user is a proxy: record what it stands for
     event = AuditEvent(
         actor_id=getattr(actor, "id", None),
         action=action,

@@ -1,4 +1,4 @@
-"""Flask commands: create-therapist and seed-demo."""
+"""Flask commands: create-therapist, seed-demo, send-reminders and check-deploy."""
 import json
 
 import click
@@ -7,6 +7,7 @@ from flask import Flask, current_app
 
 from app import demo, passwords
 from app.auth.services import normalise_email
+from app.deploy_check import check_deploy
 from app.extensions import db
 from app.models import ROLE_THERAPIST, User
 
@@ -15,6 +16,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(create_therapist)
     app.cli.add_command(seed_demo)
     app.cli.add_command(send_reminders)
+    app.cli.add_command(check_deploy)
 
 
 @click.command("create-therapist")
@@ -66,7 +68,12 @@ def seed_demo(as_json, if_empty):
             note = f"client of {row['therapist']}"
         if row["partner"]:
             note += f"; {row['relation']} of {row['partner']}"
+        if row["totp_secret"]:
+            note = f"two-factor secret {row['totp_secret']}"
         click.echo(f"{row['email']:<28} {row['password']:<20} {row['role']:<10} {note}")
+    click.echo("")
+    click.echo("Therapists sign in with a code too: `flask --app wsgi totp-code EMAIL` prints it,")
+    click.echo("or add the secret above to any authenticator app.")
 
 
 @click.command("send-reminders")

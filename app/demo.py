@@ -30,6 +30,12 @@ from app.models import (
 )
 
 DEMO_PASSWORD = "common-ground-demo"
+# Known two-factor secrets for the demo therapists, so the demo stays easy to try
+# (`flask totp-code EMAIL` prints the current code in development).
+DEMO_TOTP_SECRETS = {
+    "ruth.alder@example.com": "RUTHALDERDEMOCOMMONGROUNDTOTP234",
+    "sam.okafor@example.com": "SAMOKAFORDEMOCOMMONGROUNDTOTP567",
+}
 
 
 @dataclass(frozen=True)
@@ -80,10 +86,12 @@ def seed_demo() -> int:
         if person.email in existing:
             continue
         therapist = existing.get(person.therapist) if person.therapist else None
+        secret = DEMO_TOTP_SECRETS.get(person.email)
         user = User(
             email=person.email, name=person.name, role=person.role,
             therapist_id=therapist.id if therapist else None,
-            password_hash=password_hash,
+            password_hash=password_hash, email_notifications=person.role == ROLE_THERAPIST,
+            totp_secret=secret, totp_enabled_at=utcnow() if secret else None,
         )
         db.session.add(user)
         db.session.flush()
@@ -283,6 +291,7 @@ def demo_logins() -> list[dict]:
             "therapist": p.therapist,
             "partner": p.partner,
             "relation": p.label or None,
+            "totp_secret": DEMO_TOTP_SECRETS.get(p.email),
         }
         for p in DEMO_PEOPLE
     ]

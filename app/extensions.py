@@ -1,4 +1,6 @@
 """Bare extension objects; the app factory calls init_app() on each."""
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -24,3 +26,6 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True, compare_type=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# Rate limits live in memory by default and in Redis when RATELIMIT_STORAGE_URI is set, so that
+# several gunicorn workers (or machines) share them.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])

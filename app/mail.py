@@ -22,7 +22,10 @@ def send_email(to: str, subject: str, body: str) -> None:
     message.set_content(body)
 
     if not cfg.get("MAIL_SERVER"):
-        log.info("Email (not sent: MAIL_SERVER is unset)\nTo: %s\nSubject: %s\n\n%s", to, subject, body)
+        if cfg.get("MAIL_LOG_BODIES"):  # development only: the body holds links with tokens
+            log.info("Email (not sent: MAIL_SERVER is unset)\nTo: %s\nSubject: %s\n\n%s", to, subject, body)
+        else:
+            log.warning("Email to %s not sent (MAIL_SERVER is unset): %s", to, subject)
         return
 
     smtp_class = smtplib.SMTP_SSL if cfg.get("MAIL_USE_SSL") else smtplib.SMTP

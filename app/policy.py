@@ -443,6 +443,18 @@ def can_tick_agenda_item(user, item: AgendaItem) -> bool:
     return is_therapist(user) and item is not None and item.therapist_id == user.id
 
 
+# --- the audit trail ------------------------------------------------------------------------
+
+def can_view_audit_of(user, client: User) -> bool:
+    """A client's audit trail: her own therapist only (a client sees her activity page instead)."""
+    return is_therapist(user) and can_view_client(user, client)
+
+
+def can_view_own_activity(user) -> bool:
+    """Who read her record and when: every client, about herself."""
+    return is_client(user)
+
+
 # --- loading -------------------------------------------------------------------------------
 
 _VISIBILITY = {
@@ -520,6 +532,8 @@ JINJA_GLOBALS = {
     "can_add_addendum": can_add_addendum,
     "can_mark_urgent": can_mark_urgent,
     "can_view_client": can_view_client,
+    "can_view_audit_of": can_view_audit_of,
+    "can_view_own_activity": can_view_own_activity,
     "can_invite_clients": can_invite_clients,
     "can_manage_invitation": can_manage_invitation,
     "is_therapist": is_therapist,

@@ -23,7 +23,8 @@ def secret_key_problem(key) -> str | None:
 
 
 def check_config(app: Flask) -> None:
-    """Refuse to start production with a missing, short or default SECRET_KEY."""
+    """Refuse to start production with a missing, short or default SECRET_KEY, or without
+    ENCRYPTION_KEYS."""
     if app.config.get("ENV_NAME") == "production":
         problem = secret_key_problem(app.config.get("SECRET_KEY"))
         if problem:
@@ -31,6 +32,14 @@ def check_config(app: Flask) -> None:
                 f"Refusing to start: {problem}. Set SECRET_KEY to a random string of at least "
                 f"{MIN_SECRET_KEY_LENGTH} characters, e.g. the output of "
                 "`python -c 'import secrets; print(secrets.token_hex(32))'`."
+            )
+        if not (app.config.get("ENCRYPTION_KEYS") or "").strip():
+            # A key derived from SECRET_KEY would tie the records to the session-signing key.
+            raise RuntimeError(
+                "Refusing to start: ENCRYPTION_KEYS is not set. Set it to 'id:base64key' with a "
+                "random 32-byte key, e.g. \"k1:$(python -c 'import base64, os; "
+                "print(base64.b64encode(os.urandom(32)).decode())')\", and keep it safe: "
+                "without it the records cannot be read."
             )
 
 

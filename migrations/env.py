@@ -47,10 +47,13 @@ def get_metadata():
 
 
 def render_item(type_, obj, autogen_context):
-    """Write the app's UTCDateTime as a plain timezone-aware DateTime, so that revisions never
-    import application code (they must keep working as the code changes)."""
+    """Write the app's UTCDateTime as a plain timezone-aware DateTime (and its encrypted types as
+    Text), so that revisions never import application code (they must keep working as the code
+    changes)."""
     if type_ == "type" and type(obj).__name__ == "UTCDateTime":
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and type(obj).__name__ in ("EncryptedText", "EncryptedJSON"):
+        return "sa.Text()"  # ciphertext is text; the app encrypts, the schema does not know
     return False
 
 

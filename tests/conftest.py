@@ -16,11 +16,12 @@ import sqlalchemy as sa
 
 from app import create_app
 from app.extensions import db
-from app.models import ROLE_CLIENT, ROLE_THERAPIST, User
+from app.models import ROLE_CLIENT, ROLE_THERAPIST, User, utcnow
 from app.passwords import hash_password
 from config import TestingConfig, normalise_database_url
 
 PASSWORD = "a calm walk by the river"
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # every test therapist's two-factor secret
 _counter = itertools.count(1)
 
 
@@ -127,8 +128,13 @@ def csrf_token_from(html: str) -> str:
 
 # --- builders --------------------------------------------------------------------------------
 
-def make_therapist(name: str = "Test Therapist", email: str | None = None, **fields) -> User:
+def make_therapist(name: str = "Test Therapist", email: str | None = None, two_factor: bool = True,
+                   **fields) -> User:
+    """A therapist; with two-factor sign-in set up (as it is for every therapist) unless told not."""
     n = next(_counter)
+    if two_factor:
+        fields.setdefault("totp_secret", TOTP_SECRET)
+        fields.setdefault("totp_enabled_at", utcnow())
     user = User(email=email or f"therapist{n}@example.org", name=f"{name} {n}",
                 role=ROLE_THERAPIST, password_hash=hash_password(PASSWORD), **fields)
     db.session.add(user)
@@ -151,9 +157,28 @@ def login(client, user: User, password: str = PASSWORD, remember: bool = False):
     data = {"email": user.email, "password": password}
     if remember:
         data["remember"] = "y"
+    csrf = client.application.config.get("WTF_CSRF_ENABLED")
+    if csrf:
+        data["csrf_token"] = csrf_token_from(client.get("/login").get_data(as_text=True))
     response = client.post("/login", data=data)
     assert response.status_code == 302, f"login failed for {user.email}"
+    if response.location.endswith("/login/verify"):
+        step = {"code": fresh_totp_code(user)}
+        if csrf:
+            step["csrf_token"] = csrf_token_from(client.get("/login/verify").get_data(as_text=True))
+        response = client.post("/login/verify", data=step)
+        assert response.status_code == 302, f"two-factor step failed for {user.email}"
     return response
+
+
+def fresh_totp_code(user: User) -> str:
+    """The current code, usable again: each code works once, so the builder forgets the last
+    step it accepted (a test may sign the same person in several times within 30 seconds)."""
+    import pyotp
+
+    db.session.execute(sa.update(User).where(User.id == user.id).values(totp_last_step=None))
+    db.session.commit()
+    return pyotp.TOTP(user.totp_secret).now()
 
 
 @pytest.fixture

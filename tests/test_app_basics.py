@@ -160,6 +160,7 @@ def test_production_refuses_a_missing_short_or_default_secret_key(key, tmp_path)
 def test_production_starts_with_a_strong_secret_key(tmp_path):
     class Production(ProductionConfig):
         SECRET_KEY = "f3b9c0e27a4d4b1e9c8a7f6e5d4c3b2a1908f7e6d5c4b3a2"
+        ENCRYPTION_KEYS = "k1:GDyIebseDWNwEACwIyOqHBWZ1iSWlfQeDCSeBvmE910="  # production needs one
         SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'prod.sqlite'}"
 
     production = create_app(Production)

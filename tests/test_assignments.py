@@ -1,7 +1,7 @@
 """Assignments: giving exercises as tasks, managing them, and the client's task board."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa

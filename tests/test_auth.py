@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import LoginSession, User, utcnow
-from tests.conftest import PASSWORD, csrf_token_from, login, make_client, make_therapist
+from tests.conftest import PASSWORD, csrf_token_from, login, make_client, make_therapist, fresh_totp_code
 
 REFUSED = "That email and password do not match an account. Please try again."
 NEW_PASSWORD = "seven green kites over the bay"
@@ -44,24 +44,27 @@ def test_login_page_shows_the_form(client):
     assert 'name="email"' in body and 'name="password"' in body
 
 
-def test_therapist_signs_in_and_lands_on_her_caseload(app, client):
+def test_therapist_signs_in_with_her_code_and_lands_on_her_caseload(app, client):
     therapist = make_therapist()
     response = client.post("/login", data={"email": therapist.email, "password": PASSWORD})
     assert response.status_code == 302
+    assert response.location == "/login/verify"  # the password alone is not enough
+    assert client.get("/caseload").status_code == 302  # not signed in yet
+    response = client.post("/login/verify", data={"code": fresh_totp_code(therapist)})
     assert response.location == "/"
     assert client.get("/").location == "/caseload"
     assert client.get("/caseload").status_code == 200
 
 
 def test_email_is_case_insensitive_and_trimmed(app, client):
-    therapist = make_therapist(email="ruth.alder@example.org")
+    make_therapist(two_factor=False, email="ruth.alder@example.org")
     response = client.post("/login", data={"email": "  Ruth.ALDER@Example.ORG ", "password": PASSWORD})
     assert response.status_code == 302
     assert signed_in(client)
 
 
 def test_wrong_password_and_unknown_email_look_the_same(app, client):
-    therapist = make_therapist()
+    therapist = make_therapist(two_factor=False)
     wrong = client.post("/login", data={"email": therapist.email, "password": "not the password at all"})
     unknown = client.post("/login", data={"email": "nobody@example.org", "password": PASSWORD})
     assert wrong.status_code == unknown.status_code == 200
@@ -71,7 +74,7 @@ def test_wrong_password_and_unknown_email_look_the_same(app, client):
 
 
 def test_password_is_case_sensitive(app, client):
-    therapist = make_therapist()
+    therapist = make_therapist(two_factor=False)
     response = client.post("/login", data={"email": therapist.email, "password": PASSWORD.upper()})
     assert response.status_code == 200
     assert REFUSED in page(response)
@@ -87,7 +90,7 @@ def test_closed_account_cannot_sign_in(app, client):
 
 
 def test_closing_an_account_ends_its_open_sessions(app, client):
-    therapist = make_therapist()
+    therapist = make_therapist(two_factor=False)
     login(client, therapist)
     assert signed_in(client)
     db.session.execute(sa.update(User).where(User.id == therapist.id).values(closed_at=utcnow()))
@@ -96,7 +99,7 @@ def test_closing_an_account_ends_its_open_sessions(app, client):
 
 
 def test_empty_form_is_refused_without_signing_in(app, client):
-    make_therapist()
+    make_therapist(two_factor=False)
     response = client.post("/login", data={"email": "", "password": ""})
     assert response.status_code == 200
     assert not signed_in(client)
@@ -105,14 +108,14 @@ def test_empty_form_is_refused_without_signing_in(app, client):
 # --- signing out -----------------------------------------------------------------------------
 
 def test_logout_is_not_available_by_get(app, client):
-    therapist = make_therapist()
+    therapist = make_therapist(two_factor=False)
     login(client, therapist)
     assert client.get("/logout").status_code == 405
     assert signed_in(client)
 
 
 def test_logout_signs_out(app, client):
-    therapist = make_therapist()
+    therapist = make_therapist(two_factor=False)
     login(client, therapist)
     response = client.post("/logout")
     assert response.status_code == 302
@@ -140,7 +143,7 @@ def test_copied_session_cookie_is_refused_after_logout(app, client):
 
 
 def test_copied_remember_cookie_is_refused_after_logout(app, client):
-    client_user = make_client(make_therapist())
+    client_user = make_client(make_therapist(two_factor=False))
     response = login(client, client_user, remember=True)
     assert "cg_remember=" in " ".join(response.headers.getlist("Set-Cookie"))
 
@@ -160,7 +163,7 @@ def test_copied_remember_cookie_is_refused_after_logout(app, client):
 
 
 def test_without_remember_me_no_remember_cookie_is_set(app, client):
-    therapist = make_therapist()
+    therapist = make_therapist(two_factor=False)
     response = login(client, therapist)
     assert "cg_remember=" not in " ".join(response.headers.getlist("Set-Cookie"))
 
@@ -174,7 +177,7 @@ def test_logout_without_being_signed_in_is_harmless(client):
 # --- session cookie and lifetime -------------------------------------------------------------
 
 def test_session_cookie_is_httponly_and_samesite_lax(app, client):
-    therapist = make_therapist()
+    therapist = make_therapist(two_factor=False)
     response = login(client, therapist)
     cookies = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("cg_session=")]
     assert cookies, response.headers.getlist("Set-Cookie")
@@ -184,7 +187,7 @@ def test_session_cookie_is_httponly_and_samesite_lax(app, client):
 
 
 def test_remember_cookie_is_httponly_and_samesite_lax(app, client):
-    therapist = make_therapist()
+    therapist = make_therapist(two_factor=False)
     response = login(client, therapist, remember=True)
     cookies = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("cg_remember=")]
     assert cookies
@@ -194,7 +197,7 @@ def test_remember_cookie_is_httponly_and_samesite_lax(app, client):
 
 
 def test_sign_in_stores_only_a_hash_of_the_session_token(app, client):
-    therapist = make_therapist()
+    therapist = make_therapist(two_factor=False)
     login(client, therapist)
     rows = db.session.scalars(sa.select(LoginSession).where(LoginSession.user_id == therapist.id)).all()
     assert len(rows) == 1
@@ -212,7 +215,7 @@ def _age_sessions(user, **values) -> None:
 
 
 def test_session_idle_for_31_minutes_is_refused(app, client):
-    therapist = make_therapist()
+    therapist = make_therapist(two_factor=False)
     login(client, therapist)
     _age_sessions(therapist, last_seen_at=utcnow() - timedelta(minutes=31))
     response = client.get("/caseload")
@@ -232,7 +235,7 @@ def test_session_active_29_minutes_ago_is_kept_and_refreshed(app, client):
 
 
 def test_session_older_than_its_absolute_lifetime_is_refused(app, client):
-    therapist = make_therapist()
+    therapist = make_therapist(two_factor=False)
     login(client, therapist)
     _age_sessions(therapist, created_at=utcnow() - timedelta(hours=13))
     response = client.get("/caseload")
@@ -241,7 +244,7 @@ def test_session_older_than_its_absolute_lifetime_is_refused(app, client):
 
 
 def test_remember_cookie_does_not_outlive_the_idle_timeout(app, client):
-    therapist = make_therapist()
+    therapist = make_therapist(two_factor=False)
     login(client, therapist, remember=True)
     _age_sessions(therapist, last_seen_at=utcnow() - timedelta(minutes=31))
     other = app.test_client()
@@ -261,7 +264,7 @@ def test_remember_cookie_does_not_outlive_the_idle_timeout(app, client):
     "http:/evil.com",
 ])
 def test_next_never_leaves_the_site(app, client, target):
-    therapist = make_therapist()
+    therapist = make_therapist(two_factor=False)
     response = client.post("/login", query_string={"next": target},
                            data={"email": therapist.email, "password": PASSWORD})
     assert response.status_code == 302
@@ -269,7 +272,7 @@ def test_next_never_leaves_the_site(app, client, target):
 
 
 def test_next_to_a_local_page_is_honoured(app, client):
-    therapist = make_therapist()
+    therapist = make_therapist(two_factor=False)
     response = client.post("/login?next=/account/password",
                            data={"email": therapist.email, "password": PASSWORD})
     assert response.status_code == 302
@@ -277,7 +280,7 @@ def test_next_to_a_local_page_is_honoured(app, client):
 
 
 def test_protected_page_sends_to_login_and_back(app, client):
-    therapist = make_therapist()
+    therapist = make_therapist(two_factor=False)
     response = client.get("/account/password")
     assert response.status_code == 302
     assert response.location.startswith("/login?next=")
@@ -294,7 +297,7 @@ def _change(client, current=PASSWORD, new=NEW_PASSWORD, confirm=None):
 
 
 def test_change_password_needs_the_current_password(app, client):
-    therapist = make_therapist()
+    therapist = make_therapist(two_factor=False)
     login(client, therapist)
     response = _change(client, current="not my password at all")
     assert response.status_code == 200
@@ -305,7 +308,7 @@ def test_change_password_needs_the_current_password(app, client):
 
 
 def test_change_password_refuses_a_weak_new_password(app, client):
-    therapist = make_therapist()
+    therapist = make_therapist(two_factor=False)
     login(client, therapist)
     response = _change(client, new="short")
     assert response.status_code == 200
@@ -314,7 +317,7 @@ def test_change_password_refuses_a_weak_new_password(app, client):
 
 
 def test_change_password_refuses_a_mismatched_confirmation(app, client):
-    therapist = make_therapist()
+    therapist = make_therapist(two_factor=False)
     login(client, therapist)
     response = _change(client, confirm="something else entirely")
     assert response.status_code == 200
@@ -323,7 +326,7 @@ def test_change_password_refuses_a_mismatched_confirmation(app, client):
 
 
 def test_change_password_ends_other_sessions_but_keeps_this_one(app, client):
-    therapist = make_therapist()
+    therapist = make_therapist(two_factor=False)
     login(client, therapist)
     laptop = app.test_client()
     login(laptop, therapist)
@@ -356,7 +359,7 @@ def test_change_password_needs_sign_in(client):
 # --- CSRF ------------------------------------------------------------------------------------
 
 def test_login_without_csrf_token_is_refused(csrf_app):
-    therapist = make_therapist()
+    therapist = make_therapist(two_factor=False)
     browser = csrf_app.test_client()
     browser.get("/login")
     response = browser.post("/login", data={"email": therapist.email, "password": PASSWORD})
@@ -365,7 +368,7 @@ def test_login_without_csrf_token_is_refused(csrf_app):
 
 
 def test_login_with_csrf_token_from_the_page_works(csrf_app):
-    therapist = make_therapist()
+    therapist = make_therapist(two_factor=False)
     browser = csrf_app.test_client()
     token = csrf_token_from(browser.get("/login").get_data(as_text=True))
     response = browser.post("/login", data={
@@ -381,7 +384,7 @@ def _csrf_login(browser, user):
 
 
 def test_logout_without_csrf_token_does_not_end_the_session(csrf_app):
-    therapist = make_therapist()
+    therapist = make_therapist(two_factor=False)
     browser = csrf_app.test_client()
     _csrf_login(browser, therapist)
     response = browser.post("/logout")
@@ -390,10 +393,10 @@ def test_logout_without_csrf_token_does_not_end_the_session(csrf_app):
 
 
 def test_logout_with_csrf_token_ends_the_session(csrf_app):
-    therapist = make_therapist()
+    therapist = make_therapist(two_factor=False)
     browser = csrf_app.test_client()
     _csrf_login(browser, therapist)
-    token = csrf_token_from(browser.get("/caseload").get_data(as_text=True))
+    token = csrf_token_from(browser.get("/account/password").get_data(as_text=True))
     copy = csrf_app.test_client()
     copy_cookie(browser, copy, "cg_session")
     response = browser.post("/logout", data={"csrf_token": token})
@@ -403,7 +406,7 @@ def test_logout_with_csrf_token_ends_the_session(csrf_app):
 
 
 def test_change_password_without_csrf_token_changes_nothing(csrf_app):
-    therapist = make_therapist()
+    therapist = make_therapist(two_factor=False)
     browser = csrf_app.test_client()
     _csrf_login(browser, therapist)
     response = _change(browser)

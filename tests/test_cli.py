@@ -39,7 +39,9 @@ def test_create_therapist(app, client):
     assert therapist.password_hash.startswith("$argon2id$")
 
     login(client, therapist, password=GOOD_PASSWORD)
-    assert client.get("/caseload").status_code == 200
+    # A new therapist sets up two-factor sign-in before anything else.
+    assert client.get("/caseload").location == "/account/two-factor"
+    assert client.get("/account/two-factor").status_code == 200
 
 
 def test_create_therapist_prompts_for_everything(app):

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import AuditEvent, Feedback, PrivateAnnotation, Reflection
+from app.models import AuditEvent, Feedback, PrivateAnnotation
 from tests.builders_homework import (
     assign,
     built_in,

@@ -55,6 +55,18 @@ ROUTES = {
                                                                 other_therapist=200)),
     "auth.account": ("GET", "/account", expect(client=200, same_therapist_client=200, other_client=200,
                                                therapist=200, other_therapist=200)),
+    "auth.verify": ("GET", "/login/verify", expect(client=LOGIN, same_therapist_client=LOGIN,
+                                                   other_client=LOGIN, therapist=LOGIN,
+                                                   other_therapist=LOGIN)),
+    "auth.two_factor_setup": ("GET", "/account/two-factor", expect(client=200, same_therapist_client=200,
+                                                                   other_client=200, therapist=200,
+                                                                   other_therapist=200)),
+    "auth.new_recovery_codes": ("POST", "/account/two-factor/recovery-codes",
+                                expect(client=302, same_therapist_client=302, other_client=302,
+                                       therapist=302, other_therapist=302)),
+    "auth.disable_two_factor": ("POST", "/account/two-factor/disable",
+                                expect(client=302, same_therapist_client=302, other_client=302,
+                                       therapist=302, other_therapist=302)),
     "invitations.accept": ("GET", "/invitations/accept/not-a-token",
                            expect(410, client=410, same_therapist_client=410, other_client=410,
                                   therapist=410, other_therapist=410)),
@@ -187,6 +199,13 @@ ROUTES.update({
                                                                      same_therapist_client=302,
                                                                      other_client=302, therapist=302,
                                                                      other_therapist=302)),
+    # The audit trail: C's own therapist reads C's; each client reads who opened her own record.
+    "audit_trail.client_trail": ("GET", "/clients/{client}/audit",
+                                 expect(client=403, same_therapist_client=404, other_client=404,
+                                        therapist=200, other_therapist=404)),
+    "audit_trail.my_activity": ("GET", "/account/activity",
+                                expect(client=200, same_therapist_client=200, other_client=200,
+                                       therapist=403, other_therapist=403)),
 })
 PUBLIC_ASSETS = {"static"}
 

@@ -830,10 +830,8 @@ def test_the_note_forms_carry_their_csrf_tokens(practice, csrf_app):
     ruth, maria = practice["ruth"], practice["maria"]
     session = record(ruth, maria)
     browser = csrf_app.test_client()
-    page = text_of(browser.get("/login"))
-    response = browser.post("/login", data={"email": ruth.email, "password": "a calm walk by the river",
-                                            "csrf_token": csrf_token_from(page)})
-    assert response.status_code == 302
+    from tests.conftest import login
+    login(browser, ruth)  # through the real forms, with their CSRF tokens
 
     refused = browser.post(f"/sessions/{session.id}/shared-note", data={"body": "No token.", "version": "0"})
     assert refused.status_code in (400, 403)

@@ -57,3 +57,17 @@ class AccountForm(FlaskForm):
         "Email me when there is something new",
         description="The email only says that something is new, never what, with a link to sign in.")
     submit = SubmitField("Save")
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        "Code from your authenticator app", validators=[DataRequired(), Length(max=40)],
+        description="Six digits. You can also type one of your recovery codes.",
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True},
+    )
+    submit = SubmitField("Continue")
+
+
+class PasswordConfirmForm(FlaskForm):
+    password = PasswordField("Your password", validators=[DataRequired(), Length(max=PASSWORD_MAX)],
+                             render_kw={"autocomplete": "current-password"})

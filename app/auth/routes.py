@@ -1,38 +1,177 @@
 """Views for signing in and out and for passwords."""
-from flask import flash, redirect, render_template, request, url_for
+import time
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from wtforms import SelectChoice
 
-from app.auth import bp, services
+from app.auth import bp, services, two_factor
 from app.auth.forms import (
     AccountForm,
     ChangePasswordForm,
+    CodeForm,
+    PasswordConfirmForm,
     ForgotPasswordForm,
     LoginForm,
     LogoutForm,
     ResetPasswordForm,
 )
+from app.extensions import db, limiter
 from app.links import is_safe_next
+from app.models import User, utcnow
 
 SIGN_IN_REFUSED = "That email and password do not match an account. Please try again."
 
 
+PENDING = "pending_two_factor"
+PENDING_SECONDS = 300
+
+
+def _account_key():
+    return "account:" + services.normalise_email(request.form.get("email", ""))[:254]
+
+
+def _login_limits():
+    return current_app.config["LOGIN_RATE_PER_ADDRESS"]
+
+
+def _account_limits():
+    return current_app.config["LOGIN_RATE_PER_ACCOUNT"]
+
+
+def _finish_sign_in(user, remember: bool, target: str | None):
+    services.sign_in(user)
+    login_user(user, remember=remember)
+    return redirect(target if is_safe_next(target) else url_for("main.index"))
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limits, methods=["POST"])
+@limiter.limit(_account_limits, methods=["POST"], key_func=_account_key)
 def login():
-    """Sign in with email and password."""
+    """Sign in with email and password (then a code, when two-factor is on)."""
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = services.authenticate(form.email.data, form.password.data)
+        try:
+            user = services.authenticate(form.email.data, form.password.data)
+        except services.LockedOut as exc:
+            flash(str(exc), "error")
+            return render_template("auth/login.html", form=form), 429
         if user is None:
             flash(SIGN_IN_REFUSED, "error")
             return render_template("auth/login.html", form=form), 200
-        services.sign_in(user)
-        login_user(user, remember=form.remember.data)
         target = request.args.get("next")
-        return redirect(target if is_safe_next(target) else url_for("main.index"))
+        if two_factor.enabled(user):
+            session[PENDING] = {"user": user.id, "at": time.time(),
+                                "remember": bool(form.remember.data),
+                                "next": target if is_safe_next(target) else None}
+            return redirect(url_for("auth.verify"))
+        return _finish_sign_in(user, form.remember.data, target)
     return render_template("auth/login.html", form=form)
+
+
+@bp.route("/login/verify", methods=["GET", "POST"])
+@limiter.limit(_login_limits, methods=["POST"])
+def verify():
+    """The second step: a code from her authenticator app (or a recovery code)."""
+    pending = session.get(PENDING)
+    if not pending or time.time() - pending.get("at", 0) > PENDING_SECONDS:
+        session.pop(PENDING, None)
+        flash("Please sign in again.", "info")
+        return redirect(url_for("auth.login"))
+    user = db.session.get(User, pending["user"])
+    if user is None or not user.is_active or not two_factor.enabled(user):
+        session.pop(PENDING, None)
+        return redirect(url_for("auth.login"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        if user.locked_until is not None and user.locked_until > utcnow():
+            session.pop(PENDING, None)
+            flash("Too many attempts. Please try again later.", "error")
+            return redirect(url_for("auth.login"))
+        code = form.code.data
+        if two_factor.verify_code(user, code) or (len(code.strip()) > 6 and
+                                                  two_factor.use_recovery_code(user, code)):
+            session.pop(PENDING, None)
+            return _finish_sign_in(user, pending.get("remember", False), pending.get("next"))
+        services.record_failed_attempt(user, "two_factor_failed")
+        form.code.errors.append("That code did not work. Use the newest code; each code works once.")
+    return render_template("auth/verify.html", form=form), 200 if not form.errors else 400
+
+
+@bp.route("/account/two-factor", methods=["GET", "POST"])
+@login_required
+def two_factor_setup():
+    """Turn on two-factor sign-in (required for therapists): scan, confirm, keep the codes."""
+    if two_factor.enabled(current_user):
+        return render_template("auth/two_factor.html", enabled=True,
+                               remaining=two_factor.remaining_recovery_codes(current_user),
+                               password_form=PasswordConfirmForm(),
+                               required=two_factor.required_for(current_user))
+    secret = session.get("two_factor_secret")
+    if not secret:
+        secret = session["two_factor_secret"] = two_factor.new_secret()
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            codes = two_factor.enable(current_user, secret, form.code.data)
+        except two_factor.TwoFactorError as exc:
+            form.code.errors.append(str(exc))
+        else:
+            session.pop("two_factor_secret", None)
+            return render_template("auth/recovery_codes.html", codes=codes)
+    uri = two_factor.provisioning_uri(current_user, secret)
+    return render_template("auth/two_factor.html", enabled=False, form=form, secret=secret,
+                           qr=two_factor.qr_svg(uri), required=two_factor.required_for(current_user))
+
+
+@bp.post("/account/two-factor/recovery-codes")
+@login_required
+def new_recovery_codes():
+    """Replace the recovery codes (the old ones stop working)."""
+    form = PasswordConfirmForm()
+    if form.validate_on_submit() and two_factor.enabled(current_user):
+        try:
+            codes = two_factor.regenerate_recovery_codes(current_user, form.password.data)
+        except two_factor.TwoFactorError as exc:
+            flash(str(exc), "error")
+        else:
+            return render_template("auth/recovery_codes.html", codes=codes)
+    return redirect(url_for("auth.two_factor_setup"))
+
+
+@bp.post("/account/two-factor/disable")
+@login_required
+def disable_two_factor():
+    """A client turns two-factor off again (therapists cannot)."""
+    form = PasswordConfirmForm()
+    if form.validate_on_submit():
+        try:
+            two_factor.disable(current_user, form.password.data)
+        except two_factor.TwoFactorError as exc:
+            flash(str(exc), "error")
+        else:
+            flash("Two-factor sign-in is off.", "success")
+    return redirect(url_for("auth.two_factor_setup"))
+
+
+TWO_FACTOR_SETUP_ALLOWED = {"auth.two_factor_setup", "auth.logout", "auth.change_password", "static",
+                            "main.healthz"}
+
+
+@bp.before_app_request
+def require_two_factor_setup():
+    """Therapists set up two-factor sign-in before anything else."""
+    if request.routing_exception is not None:
+        return None  # let a 404 or 405 answer as it would
+    if (current_user.is_authenticated and two_factor.required_for(current_user)
+            and not two_factor.enabled(current_user)
+            and request.endpoint not in TWO_FACTOR_SETUP_ALLOWED):
+        flash("Please set up two-factor sign-in first: it protects your clients' records.", "info")
+        return redirect(url_for("auth.two_factor_setup"))
+    return None
 
 
 @bp.post("/logout")

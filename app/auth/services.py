@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -12,7 +13,7 @@ from app.auth import sessions
 from app.extensions import db
 from app.links import external_url
 from app.mail import try_send_email
-from app.models import User
+from app.models import User, utcnow
 
 RESET_SALT = "common-ground-password-reset"
 
@@ -33,15 +34,48 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
 
 
+LOCKOUT_AFTER = 5          # failed attempts before the account locks
+LOCKOUT_MAX_MINUTES = 60   # the lock doubles with each further failure, up to this
+
+
+class LockedOut(AccountError):
+    """Too many failed attempts: the account is locked for a while."""
+
+
 def authenticate(email: str, password: str) -> User | None:
-    """The user whose email and password match, or None (same work either way)."""
+    """The user whose email and password match, or None (same work either way). Failures are
+    audited and count towards a lockout that grows; a locked account is refused even with the
+    right password until the lock ends (LockedOut)."""
     user = find_user_by_email(email)
     ok = passwords.verify_password(user.password_hash if user else None, password)
+    if user is not None and user.locked_until is not None and user.locked_until > utcnow():
+        record_failed_attempt(user, "sign_in_refused_locked", count=False)
+        raise LockedOut("Too many attempts. For your safety this account is locked for a while; "
+                        "please try again later or reset your password.")
     if not ok or user is None or not user.is_active:
+        if user is not None:
+            record_failed_attempt(user, "sign_in_failed")
+        else:
+            audit.record(None, "sign_in_failed_unknown_email")
+            db.session.commit()
         return None
+    user.failed_logins = 0
+    user.locked_until = None
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
+    db.session.commit()
     return user
+
+
+def record_failed_attempt(user: User, action: str, count: bool = True) -> None:
+    """Audit a failed attempt and, when it counts, lengthen the lockout."""
+    if count:
+        user.failed_logins = (user.failed_logins or 0) + 1
+        if user.failed_logins >= LOCKOUT_AFTER:
+            minutes = min(2 ** (user.failed_logins - LOCKOUT_AFTER), LOCKOUT_MAX_MINUTES)
+            user.locked_until = utcnow() + timedelta(minutes=minutes)
+    audit.record(None, action, user)
+    db.session.commit()
 
 
 def sign_in(user: User) -> None:
@@ -127,6 +161,8 @@ def reset_password(token: str, new_password: str) -> User:
     if problem:
         raise AccountError(problem)
     user.password_hash = passwords.hash_password(new_password)
+    user.failed_logins = 0
+    user.locked_until = None
     user.session_token = None
     sessions.end_other_sessions(user)
     audit.record(user, "password_reset", user)

@@ -1,5 +1,5 @@
 """SQLAlchemy models, by area of the practice. Import them from here: `from app.models import User`."""
-from app.models.accounts import AuditEvent, Invitation, LoginSession, User  # noqa: F401
+from app.models.accounts import AuditEvent, Invitation, LoginSession, RecoveryCode, User  # noqa: F401
 from app.models.base import (  # noqa: F401
     ROLE_CLIENT,
     ROLE_THERAPIST,

@@ -36,6 +36,13 @@ class User(db.Model):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Email when there is something new (never the content itself). Off for clients by default.
     email_notifications: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Two-factor sign-in (TOTP). Required for therapists, offered to clients.
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)  # each code works once
+    # Lockout after repeated failed sign-ins; it grows with every further failure.
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     therapist: Mapped[User | None] = relationship(remote_side=[id], back_populates="clients")
     clients: Mapped[list[User]] = relationship(back_populates="therapist")
@@ -128,3 +135,15 @@ class AuditEvent(db.Model):
     object_type: Mapped[str | None] = mapped_column(sa.String(40))
     object_id: Mapped[int | None] = mapped_column()
     ip: Mapped[str | None] = mapped_column(sa.String(45))
+
+
+class RecoveryCode(db.Model):
+    """A one-time recovery code for two-factor sign-in; only its hash is stored."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.crypto import EncryptedJSON, EncryptedText
 from app.extensions import db
 from app.models.accounts import User
 from app.models.base import UTCDateTime, utcnow
@@ -121,7 +122,7 @@ class Reflection(db.Model):
         sa.ForeignKey("assignments.id", ondelete="CASCADE"), unique=True
     )
     author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    answers: Mapped[list] = mapped_column(sa.JSON, default=list)
+    answers: Mapped[list] = mapped_column(EncryptedJSON(), default=list)
     resentment: Mapped[int | None] = mapped_column()
     closeness: Mapped[int | None] = mapped_column()
     stayed_present: Mapped[str | None] = mapped_column(sa.String(10))
@@ -156,7 +157,7 @@ class Addendum(db.Model):
     reflection_id: Mapped[int] = mapped_column(
         sa.ForeignKey("reflections.id", ondelete="CASCADE"), index=True
     )
-    body: Mapped[str] = mapped_column(sa.Text)
+    body: Mapped[str] = mapped_column(EncryptedText())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -170,7 +171,7 @@ class Feedback(db.Model):
         sa.ForeignKey("reflections.id", ondelete="CASCADE"), index=True
     )
     therapist_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
-    body: Mapped[str] = mapped_column(sa.Text)
+    body: Mapped[str] = mapped_column(EncryptedText())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -184,5 +185,5 @@ class PrivateAnnotation(db.Model):
         sa.ForeignKey("reflections.id", ondelete="CASCADE"), index=True
     )
     therapist_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
-    body: Mapped[str] = mapped_column(sa.Text)
+    body: Mapped[str] = mapped_column(EncryptedText())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

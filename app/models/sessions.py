@@ -7,6 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.crypto import EncryptedText
 from app.extensions import db
 from app.models.accounts import User
 from app.models.base import UTCDateTime, utcnow
@@ -59,7 +60,7 @@ class SessionNote(db.Model):
     kind: Mapped[str] = mapped_column(sa.String(10))
     author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
     visibility: Mapped[str] = mapped_column(sa.String(10))
-    body: Mapped[str] = mapped_column(sa.Text)
+    body: Mapped[str] = mapped_column(EncryptedText())
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -78,7 +79,7 @@ class SessionNoteRevision(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     note_id: Mapped[int] = mapped_column(sa.ForeignKey("session_notes.id", ondelete="CASCADE"), index=True)
     version: Mapped[int] = mapped_column()
-    body: Mapped[str] = mapped_column(sa.Text)
+    body: Mapped[str] = mapped_column(EncryptedText())
     visibility: Mapped[str] = mapped_column(sa.String(10))
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime())
     saved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
@@ -95,7 +96,7 @@ class ClinicalNote(db.Model):
         sa.ForeignKey("therapy_sessions.id", ondelete="CASCADE"), unique=True
     )
     therapist_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
-    body: Mapped[str] = mapped_column(sa.Text)
+    body: Mapped[str] = mapped_column(EncryptedText())
     version: Mapped[int] = mapped_column(default=1)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -109,7 +110,7 @@ class ClinicalNoteRevision(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     note_id: Mapped[int] = mapped_column(sa.ForeignKey("clinical_notes.id", ondelete="CASCADE"), index=True)
     version: Mapped[int] = mapped_column()
-    body: Mapped[str] = mapped_column(sa.Text)
+    body: Mapped[str] = mapped_column(EncryptedText())
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -123,7 +124,7 @@ class SessionComment(db.Model):
         sa.ForeignKey("therapy_sessions.id", ondelete="CASCADE"), index=True
     )
     author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
-    body: Mapped[str] = mapped_column(sa.Text)
+    body: Mapped[str] = mapped_column(EncryptedText())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     author: Mapped[User] = relationship()
@@ -138,7 +139,7 @@ class AgendaItem(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
     therapist_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    body: Mapped[str] = mapped_column(sa.Text)
+    body: Mapped[str] = mapped_column(EncryptedText())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

@@ -4,7 +4,7 @@ Emails go out after the transaction that created the notification commits (never
 that was rolled back); a failed email is logged and the in-app notification still stands."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta, timezone
 
 import sqlalchemy as sa
 from flask import current_app, has_request_context, request
@@ -44,21 +44,27 @@ def notify(user: User, kind: str, link: str) -> Notification:
     note = Notification(user_id=user.id, kind=kind, link=link)
     db.session.add(note)
     if user.email_notifications and user.is_active:
-        db.session.info.setdefault(_PENDING, []).append((user.email, _absolute(link)))
+        db.session.info.setdefault(_PENDING, []).append((note, user.email, _absolute(link)))
     return note
 
 
 def _send_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, [])
-    for email, link in pending:
+    for note, email, link in pending:
+        if not sa.inspect(note).persistent:
+            continue  # added inside a savepoint that was rolled back: it was never stored
         try_send_email(email, EMAIL_SUBJECT,
                        "Hello,\n\nYou have something new in Common Ground. For your privacy this "
                        f"email says nothing more; sign in to see it:\n\n{link}\n\n"
                        "You can turn these emails off on your Account page.\n")
 
 
-def _drop_pending(session: Session, *args) -> None:
-    session.info.pop(_PENDING, None)
+def _drop_pending(session: Session, previous_transaction) -> None:
+    # Only the whole transaction's rollback drops the queue. A savepoint's rollback keeps it:
+    # what was queued before the savepoint still commits, and what was queued inside it is
+    # no longer persistent, so _send_pending skips it.
+    if previous_transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 def init_app(app) -> None:
@@ -100,10 +106,14 @@ def send_reminders(now=None) -> dict:
     """Reminders for open tasks due tomorrow and for overdue ones, each at most once per task
     and kind (a unique key), so running it twice sends nothing twice."""
     sent = {"reminder_due": 0, "reminder_overdue": 0}
+    now = now or utcnow()
+    # The furthest-ahead zone's tomorrow is at most two days after the UTC date of `now` (not
+    # the server's own date, which may lag behind in its zone or differ from a given `now`).
+    horizon = now.astimezone(timezone.utc).date() + timedelta(days=2)
     candidates = db.session.scalars(
         sa.select(Assignment).join(Assignment.client)
         .where(Assignment.status == TASK_OPEN, User.closed_at.is_(None),
-               Assignment.due_date <= date.today() + timedelta(days=2))
+               Assignment.due_date <= horizon)
     ).all()
     for task in candidates:
         today = today_for(task.client, now)
@@ -121,4 +131,7 @@ def send_reminders(now=None) -> dict:
         notify(task.client, kind, f"/tasks/{task.id}")
         db.session.commit()
         sent[kind] += 1
+    # An "already reminded" leaves the transaction open (only its savepoint was rolled back):
+    # end it, so that no lock is held by whoever called this.
+    db.session.commit()
     return sent

@@ -83,11 +83,12 @@ def progress_for(client: User, today: date, zone) -> Progress:
         .where(Reflection.author_id == client.id, Reflection.status == REFLECTION_SUBMITTED)
         .order_by(Reflection.submitted_at.desc()).limit(MAX_POINTS)
     ).all()
-    points = list(reversed([tuple(r) for r in rows]))
+    # In her own zone: the chart's dates and weeks are the days on her calendar.
+    points = [(r[0].astimezone(zone), r[1], r[2], r[3]) for r in reversed(rows)]
     streak, longest = present_streaks([p[3] for p in points])
     return Progress(
         points=points,
-        weekly=weekly_counts([p[0].astimezone(zone).date() for p in points], today),
+        weekly=weekly_counts([p[0].date() for p in points], today),
         streak=streak, longest_streak=longest,
         trend=resentment_trend([(p[0], p[1]) for p in points], utcnow()),
     )
@@ -196,9 +197,9 @@ def dashboard(therapist: User, today: date, *, sort: str = "name", query: str = 
               .outerjoin(refl, refl.c.author_id == User.id)
               .where(User.role == ROLE_CLIENT, User.therapist_id == therapist.id))
     if query.strip():
-        needle = f"%{query.strip().lower()[:100]}%"
-        select = select.where(sa.or_(sa.func.lower(User.name).like(needle),
-                                     sa.func.lower(User.email).like(needle)))
+        needle = query.strip().lower()[:100]  # literally: % and _ are no wildcards here
+        select = select.where(sa.or_(sa.func.lower(User.name).contains(needle, autoescape=True),
+                                     sa.func.lower(User.email).contains(needle, autoescape=True)))
     if attention:
         select = select.where(sa.or_(overdue > 0, urgent > 0))
     order = {

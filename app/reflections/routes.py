@@ -2,7 +2,7 @@
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app import policy
+from app import audit, policy
 from app.assignments.forms import DueDateForm, TaskActionForm
 from app.exercises.families import SHARING_LABELS, family_name
 from app.models import TASK_OPEN, Assignment, Reflection
@@ -43,6 +43,7 @@ def _render_task(task: Assignment, form=None, status: int = 200):
                        partner_panel=partner_panel(current_user, task),
                        pair=policy.active_pair_of(current_user), pair_form=PairActionForm())
         return render_template("reflections/task.html", **context), status
+    audit.record_read(current_user, task.client, task, action="read_task")
     context.update(due_form=DueDateForm(due_date=task.due_date), action_form=TaskActionForm())
     return render_template("reflections/task_for_therapist.html", **context), status
 

@@ -13,7 +13,7 @@ PAGES = {
     "client": ["/home", "/tasks/{open_task}", "/tasks/{submitted_task}", "/account",
                "/account/password", "/pairs/{pair}", "/shared", "/sessions", "/sessions/{session}",
                "/sessions/{session}/history", "/sessions/{pair_session}", "/progress", "/export",
-               "/notifications"],
+               "/notifications", "/account/two-factor"],
     "partner": ["/home", "/shared", "/reflections/{shared_reflection}", "/sessions/{pair_session}"],
     "therapist": ["/caseload", "/clients/{client}", "/clients/{client}/assign", "/review",
                   "/reflections/{reflection}", "/tasks/{open_task}", "/exercises/",

@@ -74,7 +74,7 @@ def test_write_and_send_a_reflection_with_the_keyboard_only(base, page):
 
 
 def test_focus_is_always_visible(base, page):
-    therapist = make_therapist()
+    make_therapist()
     page.goto(base + "/login")
     for _ in range(6):
         page.keyboard.press("Tab")
