@@ -1,19 +1,11 @@
 """Caseload queries and the therapist's view of one client."""
 from __future__ import annotations
 
-import sqlalchemy as sa
 
 from app import audit, policy
 from app.extensions import db
 from app.models import Invitation, User
 
-CLIENTS_PER_PAGE = 25
-
-
-def clients_page(therapist: User, page: int):
-    """One page of the therapist's clients, by name."""
-    query = policy.visible_clients(therapist).order_by(sa.func.lower(User.name), User.id)
-    return db.paginate(query, page=page, per_page=CLIENTS_PER_PAGE, error_out=False)
 
 
 def open_invitations(therapist: User) -> list[Invitation]:

@@ -256,12 +256,6 @@ def ratings_side_by_side(rows: list[PairRow], pair: Pair) -> list[dict]:
     return table
 
 
-def pending_for(client: User) -> Pair | None:
-    """A proposed link waiting for this client's answer."""
-    pair = policy.open_pair_of(client)
-    return pair if pair is not None and policy.can_respond_to_pair(client, pair) else None
-
-
 def pairs_of(therapist: User) -> list[Pair]:
     return list(db.session.scalars(
         policy.visible_pairs(therapist).where(Pair.ended_at.is_(None)).order_by(Pair.created_at.desc())

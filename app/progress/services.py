@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from werkzeug.exceptions import Forbidden
 
-from app import audit, policy
+from app import policy
 from app.extensions import db
 from app.models import (
     REFLECTION_SUBMITTED,
@@ -231,8 +231,3 @@ def _add_trends(rows: list[DashboardRow]) -> None:
         by_client[author_id].append((submitted_at, resentment))
     for row in rows:
         row.trend = resentment_trend(by_client[row.client.id], now)
-
-
-def open_progress(viewer: User, client: User) -> None:
-    """Reading a client's progress is a read of her record: audited when it is not her own."""
-    audit.record_read(viewer, client, client, action="read_progress")

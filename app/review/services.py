@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy.orm import contains_eager
 from werkzeug.exceptions import Forbidden
 
 from app import audit, policy
@@ -100,11 +100,3 @@ def mark_reviewed(therapist: User, reflection: Reflection) -> None:
         reflection.reviewed_at = utcnow()
         audit.record(therapist, "reflection_reviewed", reflection.author, reflection)
         db.session.commit()
-
-
-def reflection_with_details(reflection_id: int):
-    """Load a reflection with its task, addenda and feedback in a fixed number of queries."""
-    return db.session.scalar(
-        sa.select(Reflection).where(Reflection.id == reflection_id)
-        .options(selectinload(Reflection.addenda), selectinload(Reflection.feedback))
-    )
