@@ -24,6 +24,7 @@ from app.models import (
     Reflection,
     User,
 )
+from app.models.progress import Notification
 from app.models.sessions import (
     NOTE_SHARED,
     VISIBLE_TO_PAIR,
@@ -159,7 +160,16 @@ def visible_assignments(user) -> sa.Select:
     return query.where(sa.false())
 
 
+def is_own_task(user, assignment: Assignment) -> bool:
+    """The task was given to this client (whatever its status: the services say what is open)."""
+    return is_client(user) and assignment is not None and assignment.client_id == user.id
+
+
 # --- reflections -----------------------------------------------------------------------------
+
+def is_author(user, reflection: Reflection) -> bool:
+    """She wrote it: the only person who may share, withdraw, add to or flag it."""
+    return _signed_in(user) and reflection is not None and reflection.author_id == user.id
 
 def can_view_reflection(user, reflection: Reflection) -> bool:
     """The author always; her therapist once it is submitted (drafts are the author's alone);
@@ -455,6 +465,13 @@ def can_view_own_activity(user) -> bool:
     return is_client(user)
 
 
+# --- notifications ---------------------------------------------------------------------------
+
+def can_open_notification(user, note) -> bool:
+    """A notification is its recipient's alone."""
+    return _signed_in(user) and note is not None and note.user_id == user.id
+
+
 # --- loading -------------------------------------------------------------------------------
 
 _VISIBILITY = {
@@ -467,6 +484,7 @@ _VISIBILITY = {
     TherapySession: can_view_session,
     SessionNote: can_view_session_note,
     AgendaItem: can_view_agenda_item,
+    Notification: can_open_notification,
 }
 
 

@@ -1,8 +1,8 @@
 """Views for notifications."""
-from flask import abort, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app.extensions import db
+from app import policy
 from app.models import Notification
 from app.notifications import bp, services
 from app.notifications.forms import NotificationForm
@@ -21,9 +21,7 @@ def index():
 @login_required
 def open_note(note_id):
     """Mark one read and go where it leads."""
-    note = db.session.get(Notification, note_id)
-    if note is None or note.user_id != current_user.id:
-        abort(404)
+    note = policy.get_visible_or_404(Notification, note_id)
     if not NotificationForm().validate_on_submit():
         return redirect(url_for("notifications.index"))
     return redirect(services.open_notification(current_user, note))

@@ -11,7 +11,9 @@ from flask import current_app, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import Forbidden
 
+from app import policy
 from app.clock import today_for
 from app.extensions import db
 from app.mail import try_send_email
@@ -87,8 +89,8 @@ def page_of(user: User, page: int):
 
 def open_notification(user: User, note: Notification) -> str:
     """Mark it read and return where it leads (only ever a local path)."""
-    if note.user_id != user.id:
-        raise PermissionError
+    if not policy.can_open_notification(user, note):
+        raise Forbidden()
     if note.read_at is None:
         note.read_at = utcnow()
         db.session.commit()

@@ -164,7 +164,7 @@ def assign(pair_id):
 def share(reflection_id):
     """The author shares her sent reflection with her partner."""
     reflection = policy.get_visible_or_404(Reflection, reflection_id)
-    if current_user.id != reflection.author_id:
+    if not policy.is_author(current_user, reflection):
         abort(403)
     if PairActionForm().validate_on_submit():
         try:
@@ -181,7 +181,7 @@ def share(reflection_id):
 def unshare(reflection_id):
     """The author stops sharing; her partner loses access at once."""
     reflection = policy.get_visible_or_404(Reflection, reflection_id)
-    if current_user.id != reflection.author_id:
+    if not policy.is_author(current_user, reflection):
         abort(403)
     if PairActionForm().validate_on_submit():
         try:

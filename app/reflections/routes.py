@@ -32,7 +32,7 @@ def _render_task(task: Assignment, form=None, status: int = 200):
     reflection = task.reflection
     context = dict(task=task, reflection=reflection, family_name=family_name,
                    sharing_label=SHARING_LABELS.get(task.sharing, ""))
-    if current_user.id == task.client_id:
+    if policy.is_own_task(current_user, task):
         if task.status == TASK_OPEN:
             if form is None:
                 form = _form_for(task, formdata=None)
@@ -60,7 +60,7 @@ def task(task_id):
 def save(task_id):
     """The form's own buttons: "Save draft" (works without JavaScript) and "Send"."""
     task = policy.get_visible_or_404(Assignment, task_id)
-    if current_user.id != task.client_id:
+    if not policy.is_own_task(current_user, task):
         abort(403)
     form = _form_for(task)
     if not form.validate_on_submit():
@@ -94,7 +94,7 @@ def save(task_id):
 def autosave(task_id):
     """Autosave from the page's script: JSON in, JSON out, the draft is never half-written."""
     task = policy.get_visible_or_404(Assignment, task_id)
-    if current_user.id != task.client_id:
+    if not policy.is_own_task(current_user, task):
         abort(403)
     form = _form_for(task)
     if not form.validate_on_submit():

@@ -35,7 +35,7 @@ def _render_reading(reflection: Reflection, feedback_form=None, annotation_form=
 def read(reflection_id):
     """The reading view: task, answers, ratings, addenda, earlier reflections, feedback."""
     reflection = policy.get_visible_or_404(Reflection, reflection_id)
-    if current_user.id == reflection.author_id:
+    if policy.is_author(current_user, reflection):
         return redirect(url_for("reflections.task", task_id=reflection.assignment_id))
     if policy.partner_can_read(current_user, reflection):
         open_shared_reflection(current_user, reflection)
@@ -51,7 +51,7 @@ def read(reflection_id):
 def _reviewable(reflection_id) -> Reflection:
     reflection = policy.get_visible_or_404(Reflection, reflection_id)
     if not policy.can_review_reflection(current_user, reflection):
-        abort(404 if current_user.id != reflection.author_id else 403)
+        abort(403 if policy.is_author(current_user, reflection) else 404)
     return reflection
 
 
