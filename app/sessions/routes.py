@@ -98,37 +98,34 @@ def _conflict(session, kind, exc, action_url, prefix=""):
 @login_required
 def save_shared_note(session_id):
     """Save the shared summary; a stale version gives the conflict page, never an overwrite."""
-    session = policy.get_visible_or_404(TherapySession, session_id)
-    if not policy.can_edit_shared_note(current_user, session):
-        abort(403)
-    form = NoteForm()
-    if not form.validate_on_submit() or _version(form) is None:
-        return _render(session, 400, shared_form=form)
-    try:
-        services.save_shared_note(current_user, session, form.body.data, _version(form))
-    except services.Conflict as exc:
-        return _conflict(session, "shared notes", exc,
-                         url_for("sessions.save_shared_note", session_id=session.id))
-    flash("Shared notes saved.", "success")
-    return redirect(url_for("sessions.show", session_id=session.id))
+    return _save_note(session_id, policy.can_edit_shared_note, services.save_shared_note,
+                      prefix="", form_name="shared_form", kind="shared notes",
+                      endpoint="sessions.save_shared_note", saved="Shared notes saved.")
 
 
 @bp.post("/sessions/<int:session_id>/clinical-note")
 @login_required
 def save_clinical_note(session_id):
     """Save the private clinical note (conflicts handled the same way)."""
+    return _save_note(session_id, policy.can_view_clinical_note, services.save_clinical_note,
+                      prefix="clinical", form_name="clinical_form", kind="private clinical note",
+                      endpoint="sessions.save_clinical_note", saved="Private clinical note saved.")
+
+
+def _save_note(session_id, may_edit, save, *, prefix, form_name, kind, endpoint, saved):
+    """The shared flow of both note forms: validate, save at the version the edit began from,
+    and answer a stale version with the conflict page."""
     session = policy.get_visible_or_404(TherapySession, session_id)
-    if not policy.can_view_clinical_note(current_user, session):
+    if not may_edit(current_user, session):
         abort(403)
-    form = NoteForm(prefix="clinical")
+    form = NoteForm(prefix=prefix)
     if not form.validate_on_submit() or _version(form) is None:
-        return _render(session, 400, clinical_form=form)
+        return _render(session, 400, **{form_name: form})
     try:
-        services.save_clinical_note(current_user, session, form.body.data, _version(form))
+        save(current_user, session, form.body.data, _version(form))
     except services.Conflict as exc:
-        return _conflict(session, "private clinical note", exc,
-                         url_for("sessions.save_clinical_note", session_id=session.id), "clinical")
-    flash("Private clinical note saved.", "success")
+        return _conflict(session, kind, exc, url_for(endpoint, session_id=session.id), prefix)
+    flash(saved, "success")
     return redirect(url_for("sessions.show", session_id=session.id))
 
 
