@@ -1,11 +1,12 @@
-"""Flask commands: create-therapist, seed-demo, send-reminders and check-deploy."""
+"""Flask commands: create-therapist, seed-demo, send-reminders, check-deploy, seed-scale, backup,
+restore."""
 import json
 
 import click
 import sqlalchemy as sa
 from flask import Flask, current_app
 
-from app import demo, passwords
+from app import backup, demo, passwords, scale
 from app.auth.services import normalise_email
 from app.deploy_check import check_deploy
 from app.extensions import db
@@ -17,6 +18,9 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(send_reminders)
     app.cli.add_command(check_deploy)
+    app.cli.add_command(scale.seed_scale)
+    app.cli.add_command(backup.backup_command)
+    app.cli.add_command(backup.restore_command)
 
 
 @click.command("create-therapist")
