@@ -1,14 +1,133 @@
-"""Database engine settings that differ by backend."""
-from flask import Flask
-from sqlalchemy import event
+"""Database engine settings that differ by backend.
+
+SQLite: foreign keys on, WAL, a busy timeout, and transactions the app begins itself. pysqlite's
+own transaction handling is switched off (isolation_level = None, the SQLAlchemy recipe
+"Serializable isolation / Savepoints / Transactional DDL") so that:
+
+- a request that writes (POST/PUT/PATCH/DELETE) runs every transaction as BEGIN IMMEDIATE: it
+  takes SQLite's single write lock (waiting up to the busy timeout) before its first read, so a
+  read that leads to a write (a submit reads the task, then writes) can never be refused
+  half-way with "database is locked" nor act on a stale read;
+- any other request (GET pages) reads in a plain deferred BEGIN, concurrently with the writer
+  (WAL). If such a transaction writes after all (a login session's last-seen time, an audited
+  read), its read-only snapshot is ended and BEGIN IMMEDIATE taken just before the first write:
+  upgrading a WAL read transaction in place fails at once with SQLITE_BUSY whenever another
+  connection writes, without waiting for the busy timeout;
+- outside requests (CLI, cron jobs, tests) reads run as pysqlite ran them (no transaction, each
+  read sees the latest commit, as on PostgreSQL) and the first write begins IMMEDIATE; inside
+  `with immediate_transactions():` every transaction is IMMEDIATE from its first statement;
+- a second connection of the same request (an audit row written apart) may take the write lock
+  from the request's own connection while that one has not written (see _make_way);
+- DDL is transactional: a migration that fails part-way leaves nothing half-done.
+
+PostgreSQL needs none of this: its row locks and the services' conditional updates decide races.
+"""
+from __future__ import annotations
+
+import re
+import sqlite3
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from flask import Flask, g, has_app_context, has_request_context, request
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
 from app.extensions import db
 
-SQLITE_BUSY_TIMEOUT_MS = 5000
+# Writers queue for SQLite's one write lock. Writes take milliseconds, but a sign-in holds the
+# lock through its password check; 15 s rides out a burst and stays under gunicorn's 30 s worker
+# timeout, so a request that still cannot write gets an error page rather than a killed worker.
+SQLITE_BUSY_TIMEOUT_MS = 15000
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+_immediate_outside_requests: ContextVar[bool] = ContextVar("cg_sqlite_immediate", default=False)
+# Kept in each pooled connection's info: "reading" (no lock; maybe a read snapshot),
+# "immediate" (holds the write lock, has not written yet) or "written".
+_STATE = "cg_sqlite_transaction"
+_OWNER = "cg_sqlite_owner"  # the holders list of the request (app context) that holds the lock
+_HOLDERS = "_cg_sqlite_holders"
+_FIRST_WORD = re.compile(r"^(?:\s+|--[^\n]*\n|/\*.*?\*/)*(\w+)", re.S)
+_READ_WORDS = frozenset({"SELECT", "PRAGMA", "EXPLAIN", "VALUES"})
+_WRITE_IN_CTE = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b", re.I)
+
+
+@contextmanager
+def immediate_transactions():
+    """Outside a request (a CLI command, a job): begin every SQLite transaction IMMEDIATE."""
+    token = _immediate_outside_requests.set(True)
+    try:
+        yield
+    finally:
+        _immediate_outside_requests.reset(token)
+
+
+def _wants_immediate() -> bool:
+    if has_request_context():
+        return request.method in WRITE_METHODS
+    return _immediate_outside_requests.get()
+
+
+def _writes(statement: str) -> bool:
+    """Whether a statement may write (SAVEPOINT counts: what follows it usually does)."""
+    match = _FIRST_WORD.match(statement)
+    word = match.group(1).upper() if match else ""
+    if word == "WITH":
+        return bool(_WRITE_IN_CTE.search(statement))
+    return word not in _READ_WORDS
+
+
+def _execute(dbapi_connection, sql: str) -> None:
+    try:
+        dbapi_connection.execute(sql)
+    except sqlite3.Error as error:
+        raise exc.OperationalError(sql, None, error) from error
+
+
+def _holders() -> list | None:
+    """The connections holding the write lock for this request or command (its app context)."""
+    if not has_app_context():
+        return None
+    if not hasattr(g, _HOLDERS):
+        setattr(g, _HOLDERS, [])
+    return getattr(g, _HOLDERS)
+
+
+def _make_way(info: dict) -> None:
+    """Let this connection take the write lock though another connection of the same request
+    holds it (e.g. an audit row written apart while a POST renders its page): the two would
+    otherwise wait for each other until the busy timeout. A holder that has not written gives
+    its lock up (its reads were only reads); one that has written cannot, and this fails now."""
+    holders = _holders()
+    if holders is None:
+        return
+    for dbapi_connection, other in list(holders):
+        if other is info or other.get(_OWNER) is not holders:
+            continue
+        if other.get(_STATE) == "written":
+            raise exc.OperationalError(
+                "BEGIN IMMEDIATE", None, sqlite3.OperationalError(
+                    "this request already writes on another connection; SQLite has one writer"))
+        if other.get(_STATE) == "immediate" and dbapi_connection.in_transaction:
+            _execute(dbapi_connection, "COMMIT")
+            other[_STATE] = "reading"
+
+
+def _take_lock(dbapi_connection, info: dict, state: str) -> None:
+    _make_way(info)
+    if dbapi_connection.in_transaction:
+        _execute(dbapi_connection, "COMMIT")  # only reads so far: this ends a snapshot, no more
+    _execute(dbapi_connection, "BEGIN IMMEDIATE")
+    info[_STATE] = state
+    holders = _holders()
+    if holders is not None:
+        info[_OWNER] = holders
+        holders.append((dbapi_connection, info))
 
 
 def _sqlite_pragmas(dbapi_connection, connection_record):
+    # The app begins transactions itself (_begin); pysqlite must not begin or commit on its own.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -17,9 +136,57 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
     cursor.close()
 
 
+def _begin(conn) -> None:
+    dbapi_connection = conn.connection.dbapi_connection
+    if _wants_immediate():
+        _take_lock(dbapi_connection, conn.info, "immediate")
+        return
+    if has_request_context():
+        _execute(dbapi_connection, "BEGIN")  # one consistent snapshot for the page
+    conn.info[_STATE] = "reading"
+
+
+def _before_write(conn, cursor, statement, parameters, context, executemany):
+    state = conn.info.get(_STATE)
+    if state in (None, "written") or not _writes(statement):
+        return
+    if state == "immediate":
+        conn.info[_STATE] = "written"
+    else:
+        _take_lock(conn.connection.dbapi_connection, conn.info, "written")
+
+
+def _transaction_ended(conn) -> None:
+    conn.info.pop(_STATE, None)
+    conn.info.pop(_OWNER, None)
+
+
+def _checked_in(dbapi_connection, connection_record) -> None:
+    connection_record.info.pop(_STATE, None)
+    connection_record.info.pop(_OWNER, None)
+
+
+def _release_unused_locks(error=None) -> None:
+    """At the end of a request, give up a write lock taken for writes that never came (a page
+    read after the last commit). It would otherwise be held until the app context ends, which
+    in the test client's followed redirects is after the next request has begun."""
+    holders = getattr(g, _HOLDERS, None) if has_app_context() else None
+    for dbapi_connection, info in holders or ():
+        if (info.get(_OWNER) is holders and info.get(_STATE) == "immediate"
+                and dbapi_connection.in_transaction):
+            _execute(dbapi_connection, "COMMIT")
+            info[_STATE] = "reading"
+
+
 def init_app(app: Flask) -> None:
-    """Turn on foreign keys, WAL and a busy timeout for every SQLite connection."""
+    """Turn on foreign keys, WAL, a busy timeout and app-begun transactions for SQLite."""
     with app.app_context():
         engine: Engine = db.engine
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _begin)
+            event.listen(engine, "before_cursor_execute", _before_write)
+            event.listen(engine, "commit", _transaction_ended)
+            event.listen(engine, "rollback", _transaction_ended)
+            event.listen(engine.pool, "checkin", _checked_in)
+            app.teardown_request(_release_unused_locks)

@@ -7,7 +7,7 @@ import logging
 import pytest
 import sqlalchemy as sa
 
-from app import create_app
+from app import create_app, database
 from app.extensions import db
 from app.models import ROLE_CLIENT, User
 from app.passwords import hash_password
@@ -188,7 +188,7 @@ def test_sqlite_connections_have_foreign_keys_wal_and_busy_timeout(app):
     with db.engine.connect() as conn:
         assert conn.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(sa.text("PRAGMA journal_mode")).scalar().lower() == "wal"
-        assert conn.execute(sa.text("PRAGMA busy_timeout")).scalar() == 5000
+        assert conn.execute(sa.text("PRAGMA busy_timeout")).scalar() == database.SQLITE_BUSY_TIMEOUT_MS
 
 
 def test_foreign_keys_are_enforced(app):
