@@ -45,6 +45,7 @@ def create_app(config_class=None) -> Flask:
         crypto,
         errors,
         exercises,
+        input_guard,
         invitations,
         main,
         notifications,
@@ -74,6 +75,7 @@ def create_app(config_class=None) -> Flask:
     app.register_blueprint(audit_trail.bp)
     notifications.services.init_app(app)
     errors.init_app(app)
+    input_guard.init_app(app)
     trusted_hosts.init_app(app)
     cli.init_app(app)
     crypto.init_app(app)

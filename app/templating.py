@@ -56,5 +56,7 @@ def init_app(app: Flask) -> None:
                                      if current_user.is_authenticated else 0),
             "practice_name": app.config["PRACTICE_NAME"],
             "crisis_text": app.config["CRISIS_TEXT"],
-            "logout_form": LogoutForm() if current_user.is_authenticated else None,
+            # formdata=None: never read the request body here, or the 413 page for a too-large
+            # body would raise the 413 again while rendering (a bare 500).
+            "logout_form": LogoutForm(formdata=None) if current_user.is_authenticated else None,
         }

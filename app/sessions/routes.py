@@ -120,6 +120,9 @@ def _save_note(session_id, may_edit, save, *, prefix, form_name, kind, endpoint,
         abort(403)
     form = NoteForm(prefix=prefix)
     if not form.validate_on_submit() or _version(form) is None:
+        if not form.body.errors:  # only the hidden version was wrong: say so, or nothing would
+            flash("The note could not be saved: the page was out of date. Please reload it and "
+                  "try again; your text is below.", "error")
         return _render(session, 400, **{form_name: form})
     try:
         save(current_user, session, form.body.data, _version(form))
@@ -163,6 +166,9 @@ def add_member_note(session_id):
         abort(403)
     form = MemberNoteForm()
     if not form.validate_on_submit():
+        if not form.body.errors:  # the page shows no error for the choice or the hidden version
+            flash("Your note could not be saved: choose who may read it, and reload the page if "
+                  "this keeps happening. Your text is below.", "error")
         return _render(session, 400, member_form=form)
     try:
         services.add_member_note(current_user, session, form.body.data, form.visibility.data)
