@@ -1,10 +1,11 @@
 """The audit trail: every read of a client's record by someone else, and every change."""
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import has_request_context, request
 
 from app.extensions import db
-from app.models import AuditEvent
+from app.models import AuditEvent, utcnow
 
 
 def record(actor, action: str, subject=None, obj=None) -> AuditEvent:
@@ -24,8 +25,35 @@ def record(actor, action: str, subject=None, obj=None) -> AuditEvent:
 
 
 def record_read(actor, subject, obj=None, action: str = "read") -> None:
-    """Record and commit a read of `subject`'s record by anyone other than `subject` herself."""
-    if getattr(actor, "id", None) == getattr(subject, "id", None):
+    """Record a read of `subject`'s record by anyone other than `subject` herself."""
+    record_reads(actor, [(subject, obj)], action)
+
+
+def record_reads(actor, subjects_and_objects, action: str) -> None:
+    """Record reads at once. On a page (GET), in a short transaction of its own on a separate
+    connection: the page's own reads are left alone (no commit expiring what it loaded), and
+    the write never upgrades a read transaction (which SQLite refuses under concurrent
+    writers)."""
+    rows = []
+    for subject, obj in subjects_and_objects:
+        if getattr(actor, "id", None) == getattr(subject, "id", None):
+            continue
+        if obj is not None and hasattr(obj, "_get_current_object"):
+            obj = obj._get_current_object()
+        rows.append(dict(
+            at=utcnow(), actor_id=getattr(actor, "id", None), action=action,
+            subject_id=getattr(subject, "id", None),
+            object_type=type(obj).__name__ if obj is not None else None,
+            object_id=getattr(obj, "id", None),
+            ip=(request.remote_addr or "")[:45] if has_request_context() else None,
+        ))
+    if not rows:
         return
-    record(actor, action, subject, obj)
-    db.session.commit()
+    if has_request_context() and request.method not in ("GET", "HEAD"):
+        # A form re-shown after a POST: its own transaction may hold writes (and, on SQLite,
+        # the write lock), so the reads are recorded in it, and committed with it.
+        db.session.add_all(AuditEvent(**row) for row in rows)
+        db.session.commit()
+        return
+    with db.engine.begin() as connection:
+        connection.execute(sa.insert(AuditEvent), rows)

@@ -1,5 +1,5 @@
-"""Flask commands: create-therapist, seed-demo, send-reminders, check-deploy, seed-scale, backup,
-restore."""
+"""Flask commands: create-therapist, seed-demo, send-reminders, purge-deleted, check-deploy,
+seed-scale, backup, restore."""
 import json
 
 import click
@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(create_therapist)
     app.cli.add_command(seed_demo)
     app.cli.add_command(send_reminders)
+    app.cli.add_command(purge_deleted)
     app.cli.add_command(check_deploy)
     app.cli.add_command(scale.seed_scale)
     app.cli.add_command(backup.backup_command)
@@ -87,3 +88,12 @@ def send_reminders():
 
     sent = send()
     click.echo(f"Reminders: {sent['reminder_due']} due tomorrow, {sent['reminder_overdue']} overdue.")
+
+
+@click.command("purge-deleted")
+def purge_deleted():
+    """Remove for good the tasks and reflections deleted over 30 days ago (for cron; safe to run twice)."""
+    from app.assignments.deletion import purge_deleted as purge
+
+    removed = purge()
+    click.echo(f"Purged: {removed['tasks']} deleted task(s), {removed['reflections']} deleted reflection(s).")

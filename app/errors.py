@@ -2,19 +2,21 @@
 import logging
 import uuid
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from app.extensions import db
+from app.extensions import db, login_manager
 
 log = logging.getLogger("common_ground.errors")
 
 MESSAGES = {
     400: ("Something in that request was not right", "Please go back and try again."),
     403: ("This page is not for your account", "If you think you should see it, ask your therapist or practice."),
-    404: ("We could not find that page", "It may have moved, or the link may be incomplete."),
+    404: ("We could not find that page",
+          "It may have moved or been removed, or the link may be incomplete."),
     405: ("That action is not available here", "Please go back and use the buttons on the page."),
     410: ("This link no longer works", "Please ask for a new one."),
     413: ("That was too much to send at once", "Please shorten the text and try again. Nothing you had saved is lost."),
@@ -36,6 +38,48 @@ def _render(status: int, title: str, detail: str, error_id: str | None = None):
                            error_id=error_id), status
 
 
+NOT_SAVED = "Not saved yet — your text is still here and will be retried."
+RETRY_AFTER_SECONDS = 5
+
+
+def _forget_failed_work() -> None:
+    """Roll back whatever the failed request had begun; a dead connection may refuse even that
+    (the pool then replaces it: pool_pre_ping checks every connection before it is reused)."""
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is gone; dropping the session is enough
+        pass
+    db.session.remove()
+    # What was loaded is expired and detached now: the page is drawn without her account (as
+    # if signed out) rather than ask the database again from the template. Her session cookie
+    # is untouched, so the retry is sent as her.
+    g._login_user = login_manager.anonymous_user()
+
+
+def not_saved_yet(exc):
+    """The database could not be reached or refused a write (locked, restarting, gone).
+    Nothing the person sent is dropped: an autosave answers JSON that the page's script retries;
+    a posted form comes back with everything she sent, and tries again by itself."""
+    _forget_failed_work()
+    error_id = uuid.uuid4().hex[:12]
+    # The driver's message only: statements' parameters are hidden (hide_parameters).
+    log.error("database unavailable %s on %s %s: %s: %s", error_id, request.method, request.path,
+              type(exc).__name__, str(getattr(exc, "orig", "") or "")[:200])
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if _wants_json() or request.headers.get("X-Requested-With") == "fetch":
+        return jsonify(saved=False, retry=True, error="database unavailable", message=NOT_SAVED,
+                       error_id=error_id), 503, headers
+    if request.method != "POST":
+        return render_template("errors/unavailable.html", error_id=error_id,
+                               retry_after=RETRY_AFTER_SECONDS), 503, headers
+    fields = [(name, value) for name, values in request.form.lists() if name != "csrf_token"
+              for value in values]
+    attempt = min(request.form.get("retry_attempt", 0, type=int) + 1, 100)
+    return render_template("errors/not_saved.html", fields=fields, attempt=attempt,
+                           action=request.full_path.rstrip("?"), error_id=error_id,
+                           message=NOT_SAVED), 503, headers
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers."""
 
@@ -51,12 +95,10 @@ def init_app(app: Flask) -> None:
         return _render(exc.code or 500, title, detail)
 
     @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeout)
     def database_unavailable(exc):
-        db.session.rollback()
-        error_id = uuid.uuid4().hex[:12]
-        log.error("database error %s on %s %s: %s", error_id, request.method, request.path, exc)
-        return _render(503, "We could not reach the database just now",
-                       "Nothing has been lost. Please try again in a moment.", error_id)
+        return not_saved_yet(exc)
 
     @app.errorhandler(Exception)
     def unexpected_error(exc):

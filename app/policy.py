@@ -6,11 +6,15 @@ reveals that another person's record exists).
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 import sqlalchemy as sa
-from flask import abort
+from flask import abort, g, has_request_context, request
+from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.models import (
+    DELETED_DAYS,
     REFLECTION_SUBMITTED,
     ROLE_CLIENT,
     SHARING_NEVER,
@@ -23,6 +27,7 @@ from app.models import (
     PairMember,
     Reflection,
     User,
+    utcnow,
 )
 from app.models.progress import Notification
 from app.models.sessions import (
@@ -121,8 +126,8 @@ def can_assign_to(user, client: User) -> bool:
 
 def can_view_assignment(user, assignment: Assignment) -> bool:
     """The client it was given to, and her therapist."""
-    if not _signed_in(user) or assignment is None:
-        return False
+    if not _signed_in(user) or assignment is None or assignment.deleted_at is not None:
+        return False  # a deleted task is gone for everyone (its therapist restores it elsewhere)
     if user.id == assignment.client_id:
         return True
     return is_therapist(user) and assignment.therapist_id == user.id
@@ -130,7 +135,8 @@ def can_view_assignment(user, assignment: Assignment) -> bool:
 
 def can_manage_assignment(user, assignment: Assignment) -> bool:
     """Change the due date, cancel or reopen: the therapist who gave it."""
-    return is_therapist(user) and assignment is not None and assignment.therapist_id == user.id
+    return (is_therapist(user) and assignment is not None and assignment.therapist_id == user.id
+            and assignment.deleted_at is None)
 
 
 def can_change_due_date(user, assignment: Assignment) -> bool:
@@ -148,16 +154,37 @@ def can_reopen_assignment(user, assignment: Assignment) -> bool:
 def can_write_reflection(user, assignment: Assignment) -> bool:
     """Only the client herself writes, and only while the task is open."""
     return (is_client(user) and assignment is not None and assignment.client_id == user.id
-            and assignment.status == TASK_OPEN)
+            and assignment.status == TASK_OPEN and assignment.deleted_at is None)
 
 
 def visible_assignments(user) -> sa.Select:
-    query = sa.select(Assignment)
+    query = sa.select(Assignment).where(Assignment.deleted_at.is_(None))
     if is_therapist(user):
         return query.where(Assignment.therapist_id == user.id)
     if is_client(user):
         return query.where(Assignment.client_id == user.id)
     return query.where(sa.false())
+
+
+def _restorable(deleted_at, now=None) -> bool:
+    """Still within the days a deleted task or reflection can be restored."""
+    return deleted_at is not None and (now or utcnow()) < deleted_at + timedelta(days=DELETED_DAYS)
+
+
+def restorable_until(obj):
+    """When a deleted task or reflection stops being restorable (and may be purged)."""
+    return obj.deleted_at + timedelta(days=DELETED_DAYS) if obj.deleted_at is not None else None
+
+
+def can_delete_task(user, assignment: Assignment) -> bool:
+    """The therapist who gave it, while it is not deleted; clients and partners never."""
+    return can_manage_assignment(user, assignment)
+
+
+def can_restore_task(user, assignment: Assignment) -> bool:
+    """Her own deleted task, within DELETED_DAYS of its deletion."""
+    return (is_therapist(user) and assignment is not None and assignment.therapist_id == user.id
+            and _restorable(assignment.deleted_at))
 
 
 def is_own_task(user, assignment: Assignment) -> bool:
@@ -174,8 +201,8 @@ def is_author(user, reflection: Reflection) -> bool:
 def can_view_reflection(user, reflection: Reflection) -> bool:
     """The author always; her therapist once it is submitted (drafts are the author's alone);
     her pair partner when she chose to share it (see partner_can_read)."""
-    if not _signed_in(user) or reflection is None:
-        return False
+    if not _signed_in(user) or reflection is None or reflection.deleted_at is not None:
+        return False  # deleted (alone or with its task): gone for everyone
     if user.id == reflection.author_id:
         return True
     if (is_therapist(user) and reflection.assignment.therapist_id == user.id
@@ -186,7 +213,7 @@ def can_view_reflection(user, reflection: Reflection) -> bool:
 
 def can_review_reflection(user, reflection: Reflection) -> bool:
     """Feedback, private annotations and marking reviewed: the therapist of the task."""
-    return (is_therapist(user) and reflection is not None
+    return (is_therapist(user) and reflection is not None and reflection.deleted_at is None
             and reflection.assignment.therapist_id == user.id
             and reflection.status == REFLECTION_SUBMITTED)
 
@@ -198,15 +225,29 @@ def can_view_private_annotations(user, reflection: Reflection) -> bool:
 
 def can_add_addendum(user, reflection: Reflection) -> bool:
     return (is_client(user) and reflection is not None and reflection.author_id == user.id
-            and reflection.status == REFLECTION_SUBMITTED)
+            and reflection.status == REFLECTION_SUBMITTED and reflection.deleted_at is None)
 
 
 def can_mark_urgent(user, reflection: Reflection) -> bool:
     return can_add_addendum(user, reflection)
 
 
+def can_delete_reflection(user, reflection: Reflection) -> bool:
+    """The therapist of the task deletes a sent reflection (with its feedback and annotations)."""
+    return can_review_reflection(user, reflection) and reflection.assignment.deleted_at is None
+
+
+def can_restore_reflection(user, reflection: Reflection) -> bool:
+    """Her own client's deleted reflection, within DELETED_DAYS, while its task is not deleted
+    (a reflection deleted with its task comes back when the task is restored)."""
+    return (is_therapist(user) and reflection is not None
+            and reflection.assignment.therapist_id == user.id
+            and reflection.status == REFLECTION_SUBMITTED
+            and reflection.assignment.deleted_at is None and _restorable(reflection.deleted_at))
+
+
 def visible_reflections(user) -> sa.Select:
-    query = sa.select(Reflection)
+    query = sa.select(Reflection).where(Reflection.deleted_at.is_(None))
     if is_therapist(user):
         return query.join(Reflection.assignment).where(
             Assignment.therapist_id == user.id, Reflection.status == REFLECTION_SUBMITTED
@@ -230,9 +271,7 @@ def _linked_partners(user_a_id: int, user_b_id: int) -> Pair | None:
     """The active pair that links these two people, or None."""
     if user_a_id == user_b_id:
         return None
-    pair = db.session.scalar(
-        sa.select(Pair).join(PairMember).where(PairMember.user_id == user_a_id, Pair.ended_at.is_(None))
-    )
+    pair = _open_pair_of_id(user_a_id)
     if pair is None or not pair.is_active or pair.member_for(user_b_id) is None:
         return None
     return pair
@@ -250,9 +289,25 @@ def can_link_pair(user, first: User, second: User) -> bool:
 
 def open_pair_of(client: User) -> Pair | None:
     """A pair this client belongs to that has not ended (pending or active)."""
-    return db.session.scalar(
-        sa.select(Pair).join(PairMember).where(PairMember.user_id == client.id, Pair.ended_at.is_(None))
-    )
+    return _open_pair_of_id(client.id)
+
+
+def _open_pair_of_id(user_id: int) -> Pair | None:
+    """The pair with its members and their accounts, in one query. A page asks this several
+    times (the page, its policy checks, its template): a GET asks the database once. Anything
+    that changes data (POST) asks afresh every time."""
+    cache = None
+    if has_request_context() and request.method in ("GET", "HEAD"):
+        cache = g.setdefault("_open_pair_of", {})
+        if user_id in cache:
+            return cache[user_id]
+    pair = db.session.scalars(
+        sa.select(Pair).join(PairMember).where(PairMember.user_id == user_id, Pair.ended_at.is_(None))
+        .options(joinedload(Pair.members).joinedload(PairMember.user))
+    ).unique().first()
+    if cache is not None:
+        cache[user_id] = pair
+    return pair
 
 
 def can_view_pair(user, pair: Pair) -> bool:
@@ -289,7 +344,7 @@ def can_assign_to_pair(user, pair: Pair) -> bool:
 def can_share_reflection(user, reflection: Reflection) -> bool:
     """The author shares a sent reflection of a shareable family while she is in a linked pair."""
     return (is_client(user) and reflection is not None and reflection.author_id == user.id
-            and reflection.status == REFLECTION_SUBMITTED
+            and reflection.status == REFLECTION_SUBMITTED and reflection.deleted_at is None
             and reflection.assignment.sharing != SHARING_NEVER
             and reflection.shared_at is None and active_pair_of(user) is not None)
 
@@ -316,6 +371,7 @@ def partner_can_read(user, reflection: Reflection) -> bool:
     if not is_client(user) or reflection is None or user.id == reflection.author_id:
         return False
     if (reflection.status != REFLECTION_SUBMITTED or reflection.shared_at is None
+            or reflection.deleted_at is not None
             or reflection.assignment.sharing == SHARING_NEVER):
         return False
     pair = _linked_partners(user.id, reflection.author_id)
@@ -333,7 +389,7 @@ def shared_with(user) -> sa.Select:
     partner = pair.partner_of(user.id)
     return (sa.select(Reflection).join(Reflection.assignment)
             .where(Reflection.author_id == partner.user_id,
-                   Reflection.status == REFLECTION_SUBMITTED,
+                   Reflection.status == REFLECTION_SUBMITTED, Reflection.deleted_at.is_(None),
                    Reflection.shared_at.is_not(None),
                    Reflection.shared_at >= pair.linked_since,
                    Assignment.sharing != SHARING_NEVER))
@@ -488,8 +544,14 @@ _VISIBILITY = {
 }
 
 
-def get_visible_or_404(model, object_id, user=None):
-    """Load `model` by id if `user` (default: current_user) may see it, else abort with 404."""
+# Ids are INTEGER columns: PostgreSQL refuses a larger number in the query ("integer out of
+# range", a 500), so such an id is simply not found.
+MAX_ID = 2**31 - 1
+
+
+def get_visible_or_404(model, object_id, user=None, options=()):
+    """Load `model` by id if `user` (default: current_user) may see it, else abort with 404.
+    `options` are loader options (e.g. joinedload) for what the page will show with it."""
     if user is None:
         from flask_login import current_user
 
@@ -501,12 +563,39 @@ def get_visible_or_404(model, object_id, user=None):
         object_id = int(object_id)
     except (TypeError, ValueError):
         abort(404)
-    if not (0 < object_id < 2**63):
+    if not (0 < object_id <= MAX_ID):
         abort(404)
-    obj = db.session.get(model, object_id)
+    obj = db.session.get(model, object_id, options=options)
     if obj is None or not rule(user, obj):
         abort(404)
     return obj
+
+
+_DELETION_OWNER = {
+    Assignment: lambda user, task: task.therapist_id == user.id,
+    Reflection: lambda user, reflection: (reflection.assignment.therapist_id == user.id
+                                          and reflection.status == REFLECTION_SUBMITTED),
+}
+
+
+def get_for_deletion_or_404(model, object_id, user=None):
+    """Delete and restore load through here: the therapist finds her own client's task or sent
+    reflection whether or not it is deleted (so deleting or restoring twice can say so). Anyone
+    else who may see it gets 403 (wrong role); everyone else 404."""
+    if user is None:
+        from flask_login import current_user
+
+        user = current_user
+    try:
+        object_id = int(object_id)
+    except (TypeError, ValueError):
+        abort(404)
+    obj = db.session.get(model, object_id) if 0 < object_id <= MAX_ID else None
+    if obj is None:
+        abort(404)
+    if is_therapist(user) and _DELETION_OWNER[model](user, obj):
+        return obj
+    abort(403 if _VISIBILITY[model](user, obj) else 404)
 
 
 def require_therapist(user) -> None:
@@ -544,6 +633,11 @@ JINJA_GLOBALS = {
     "can_change_due_date": can_change_due_date,
     "can_cancel_assignment": can_cancel_assignment,
     "can_reopen_assignment": can_reopen_assignment,
+    "can_delete_task": can_delete_task,
+    "can_restore_task": can_restore_task,
+    "can_delete_reflection": can_delete_reflection,
+    "can_restore_reflection": can_restore_reflection,
+    "restorable_until": restorable_until,
     "can_write_reflection": can_write_reflection,
     "can_review_reflection": can_review_reflection,
     "can_view_private_annotations": can_view_private_annotations,

@@ -70,6 +70,22 @@ MATRIX = [
     ("can_view_private_annotations", "reflection", row(client=False, same_therapist_client=False,
                                                        therapist=True, other_therapist=False,
                                                        other_client=False, anonymous=False)),
+    # Soft delete: the client's therapist only; nothing is restorable until it is deleted.
+    ("can_delete_task", "open_task", row(client=False, same_therapist_client=False, therapist=True,
+                                         other_therapist=False, other_client=False, anonymous=False)),
+    ("can_restore_task", "open_task", row(client=False, same_therapist_client=False, therapist=False,
+                                          other_therapist=False, other_client=False, anonymous=False)),
+    ("can_delete_reflection", "reflection", row(client=False, same_therapist_client=False, therapist=True,
+                                                other_therapist=False, other_client=False, anonymous=False)),
+    ("can_delete_reflection", "draft", row(client=False, same_therapist_client=False, therapist=False,
+                                           other_therapist=False, other_client=False, anonymous=False)),
+    ("can_delete_reflection", "shared_reflection", row(client=False, partner=False,
+                                                       same_therapist_client=False, therapist=True,
+                                                       other_therapist=False, other_client=False,
+                                                       anonymous=False)),
+    ("can_restore_reflection", "reflection", row(client=False, same_therapist_client=False, therapist=False,
+                                                 other_therapist=False, other_client=False,
+                                                 anonymous=False)),
     ("can_add_addendum", "reflection", row(client=True, same_therapist_client=False, therapist=False,
                                            other_therapist=False, other_client=False, anonymous=False)),
     ("can_mark_urgent", "reflection", row(client=True, same_therapist_client=False, therapist=False,
@@ -179,3 +195,67 @@ def test_get_visible_or_404_refuses_hidden_and_malformed_ids(world):
         with pytest.raises(NotFound):
             policy.get_visible_or_404(model, obj_id, user=user)
     assert policy.get_visible_or_404(Reflection, world["reflection"].id, user=world["therapist"]).id == world["reflection"].id
+
+
+NOBODY = row(client=False, same_therapist_client=False, therapist=False, other_therapist=False,
+             other_client=False, anonymous=False)
+ONLY_THE_THERAPIST = row(client=False, same_therapist_client=False, therapist=True, other_therapist=False,
+                         other_client=False, anonymous=False)
+DELETED_MATRIX = [
+    # Once deleted, nobody sees or works on it; only her therapist restores it.
+    ("can_view_assignment", "open_task", NOBODY),
+    ("can_manage_assignment", "open_task", NOBODY),
+    ("can_delete_task", "open_task", NOBODY),
+    ("can_write_reflection", "open_task", NOBODY),
+    ("can_restore_task", "open_task", ONLY_THE_THERAPIST),
+    ("can_view_reflection", "reflection", NOBODY),
+    ("can_review_reflection", "reflection", NOBODY),
+    ("can_add_addendum", "reflection", NOBODY),
+    ("can_delete_reflection", "reflection", NOBODY),
+    ("can_restore_reflection", "reflection", ONLY_THE_THERAPIST),
+    ("can_view_reflection", "shared_reflection", NOBODY),
+    ("partner_can_read", "shared_reflection", NOBODY),
+    ("can_restore_reflection", "shared_reflection", ONLY_THE_THERAPIST),
+]
+
+
+@pytest.fixture
+def deleted_world(world):
+    from app.assignments import deletion
+    t = world["therapist"]
+    deletion.delete_task(t, world["open_task"])
+    deletion.delete_reflection(t, world["reflection"])
+    deletion.delete_reflection(t, world["shared_reflection"])
+    db.session.expire_all()
+    return world
+
+
+@pytest.mark.parametrize("rule,key,expected", DELETED_MATRIX, ids=[f"{r}-{k}" for r, k, _ in DELETED_MATRIX])
+def test_deleted_rule_cell_by_cell(deleted_world, rule, key, expected):
+    check = getattr(policy, rule)
+    got = {actor: check(deleted_world[actor], deleted_world[key]) for actor in ACTORS}
+    assert got == expected
+
+
+@pytest.mark.parametrize("scope,model,key", [("visible_assignments", Assignment, "open_task"),
+                                             ("visible_reflections", Reflection, "reflection"),
+                                             ("shared_with", Reflection, "shared_reflection")])
+def test_deleted_rows_leave_every_scope(deleted_world, scope, model, key):
+    target_id = deleted_world[key].id
+    for actor in ACTORS:
+        query = getattr(policy, scope)(deleted_world[actor]).where(model.id == target_id)
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) == 0, actor
+
+
+def test_a_deleted_task_is_404_for_everyone_and_restorable_past_none(deleted_world):
+    from werkzeug.exceptions import NotFound
+    for actor in ("client", "therapist"):
+        with pytest.raises(NotFound):
+            policy.get_visible_or_404(Assignment, deleted_world["open_task"].id, user=deleted_world[actor])
+    task = policy.get_for_deletion_or_404(Assignment, deleted_world["open_task"].id,
+                                          user=deleted_world["therapist"])
+    assert task.id == deleted_world["open_task"].id
+    from datetime import timedelta
+    task.deleted_at = task.deleted_at - timedelta(days=31)
+    assert not policy.can_restore_task(deleted_world["therapist"], task)
+    db.session.rollback()

@@ -97,6 +97,16 @@ ROUTES = {
     "assignments.change_due_date": ("POST", "/tasks/{open_task}/due-date", THERAPIST_MANAGES_TASK),
     "assignments.cancel": ("POST", "/tasks/{open_task}/cancel", THERAPIST_MANAGES_TASK),
     "assignments.reopen": ("POST", "/tasks/{open_task}/reopen", THERAPIST_MANAGES_TASK),
+    # Soft delete: only the client's therapist deletes and restores (restoring what is not
+    # deleted just says so); the client who sees the task or reflection gets 403 (wrong role).
+    "assignments.delete_task": ("POST", "/tasks/{open_task}/delete", THERAPIST_MANAGES_TASK),
+    "assignments.restore_task": ("POST", "/tasks/{open_task}/restore", THERAPIST_MANAGES_TASK),
+    "assignments.delete_reflection": ("POST", "/reflections/{reflection}/delete", THERAPIST_MANAGES_TASK),
+    "assignments.delete_reflection#shared": ("POST", "/reflections/{shared_reflection}/delete",
+                                             expect(client=403, partner=403, same_therapist_client=404,
+                                                    other_client=404, therapist=302, other_therapist=404)),
+    "assignments.restore_reflection": ("POST", "/reflections/{reflection}/restore", THERAPIST_MANAGES_TASK),
+    "assignments.deleted": ("GET", "/deleted", THERAPIST_PAGE),
     "reflections.task": ("GET", "/tasks/{open_task}", expect(client=200, same_therapist_client=404,
                                                              other_client=404, therapist=200,
                                                              other_therapist=404)),

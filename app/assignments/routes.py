@@ -4,12 +4,12 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from app import policy
-from app.assignments import bp, services
+from app.assignments import bp, deletion, services
 from app.assignments.forms import AssignForm, DueDateForm, TaskActionForm
 from app.clock import today_for
 from app.exercises.families import family_name
 from app.exercises.services import assignable_exercises
-from app.models import Assignment, Exercise, User
+from app.models import DELETED_DAYS, Assignment, Exercise, Reflection, User
 
 
 @bp.route("/clients/<int:client_id>/assign", methods=["GET", "POST"])
@@ -99,3 +99,80 @@ def reopen(task_id):
         else:
             flash("Task reopened.", "success")
     return redirect(url_for("reflections.task", task_id=task.id))
+
+
+# --- soft delete: delete, restore, "Recently deleted" ------------------------------------------
+
+@bp.post("/tasks/<int:task_id>/delete")
+@login_required
+def delete_task(task_id):
+    """Delete a task (and its reflection): hidden everywhere, restorable for 30 days."""
+    task = policy.get_for_deletion_or_404(Assignment, task_id)
+    if not TaskActionForm().validate_on_submit():
+        return redirect(url_for("reflections.task", task_id=task.id))
+    if deletion.delete_task(current_user, task):
+        flash(f"“{task.title}” deleted for {task.client.name}. You can restore it for "
+              f"{DELETED_DAYS} days from", "deleted")
+    else:
+        flash("This task was already deleted; nothing changed. You can restore it from", "deleted")
+    return redirect(url_for("caseload.client", client_id=task.client_id))
+
+
+@bp.post("/tasks/<int:task_id>/restore")
+@login_required
+def restore_task(task_id):
+    """Restore a deleted task exactly as it was."""
+    task = policy.get_for_deletion_or_404(Assignment, task_id)
+    if TaskActionForm().validate_on_submit():
+        try:
+            restored = deletion.restore_task(current_user, task)
+        except deletion.DeletionError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(f"“{task.title}” restored for {task.client.name}." if restored else
+                  "This task is not deleted (it may have been restored already); nothing changed.",
+                  "success" if restored else "info")
+    return redirect(url_for("assignments.deleted"))
+
+
+@bp.post("/reflections/<int:reflection_id>/delete")
+@login_required
+def delete_reflection(reflection_id):
+    """Delete a sent reflection (with its feedback and annotations); restorable for 30 days."""
+    reflection = policy.get_for_deletion_or_404(Reflection, reflection_id)
+    if not TaskActionForm().validate_on_submit():
+        return redirect(url_for("reflections.task", task_id=reflection.assignment_id))
+    if deletion.delete_reflection(current_user, reflection):
+        flash(f"{reflection.author.name}’s reflection on “{reflection.assignment.title}” deleted. "
+              f"You can restore it for {DELETED_DAYS} days from", "deleted")
+    else:
+        flash("This reflection was already deleted; nothing changed. You can restore it from",
+              "deleted")
+    return redirect(url_for("caseload.client", client_id=reflection.author_id))
+
+
+@bp.post("/reflections/<int:reflection_id>/restore")
+@login_required
+def restore_reflection(reflection_id):
+    """Restore a deleted reflection exactly as it was."""
+    reflection = policy.get_for_deletion_or_404(Reflection, reflection_id)
+    if TaskActionForm().validate_on_submit():
+        try:
+            restored = deletion.restore_reflection(current_user, reflection)
+        except deletion.DeletionError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(f"{reflection.author.name}’s reflection on “{reflection.assignment.title}” restored."
+                  if restored else
+                  "This reflection is not deleted (it may have been restored already); nothing changed.",
+                  "success" if restored else "info")
+    return redirect(url_for("assignments.deleted"))
+
+
+@bp.get("/deleted")
+@login_required
+def deleted():
+    """Recently deleted: her deleted tasks and reflections, restorable for 30 days."""
+    policy.require_therapist(current_user)
+    return render_template("assignments/deleted.html", items=deletion.recently_deleted(current_user),
+                           days=DELETED_DAYS, action_form=TaskActionForm())

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, joinedload
 from werkzeug.exceptions import Forbidden
 
-from app import audit, policy
+from app import audit, paging, policy
 from app.exercises.families import sharing_for
 from app.extensions import db
 from app.models import (
@@ -27,7 +27,6 @@ from app.notifications.services import notify
 REPEAT_STEPS = {"none": None, "daily": timedelta(days=1), "weekly": timedelta(weeks=1)}
 DONE_SHOWN = 10
 TASKS_PER_PAGE = 20
-MAX_PAGE = 100_000
 
 
 class AssignmentError(Exception):
@@ -120,11 +119,13 @@ class TaskBoard:
 
 
 def task_board(client: User, today: date) -> TaskBoard:
-    """Three queries, whatever the number of tasks: open tasks, recent done ones, counts."""
+    """Three queries, whatever the number of tasks: open tasks, recent done ones (each with its
+    reflection), counts."""
     board = TaskBoard()
-    scope = policy.visible_assignments(client).options(selectinload(Assignment.reflection))
+    scope = policy.visible_assignments(client)
     for task in db.session.scalars(
-        scope.where(Assignment.status == TASK_OPEN).order_by(Assignment.due_date, Assignment.id)
+        scope.where(Assignment.status == TASK_OPEN).options(joinedload(Assignment.reflection))
+        .order_by(Assignment.due_date, Assignment.id)
     ):
         if task.due_date < today:
             board.overdue.append(task)
@@ -134,7 +135,8 @@ def task_board(client: User, today: date) -> TaskBoard:
             board.upcoming.append(task)
     board.done = list(db.session.scalars(
         scope.where(Assignment.status == TASK_SUBMITTED)
-        .join(Assignment.reflection).order_by(Reflection.submitted_at.desc()).limit(DONE_SHOWN)
+        .join(Assignment.reflection).options(contains_eager(Assignment.reflection))
+        .order_by(Reflection.submitted_at.desc()).limit(DONE_SHOWN)
     ))
     board.done_count, board.new_feedback_count = db.session.execute(
         sa.select(
@@ -144,7 +146,8 @@ def task_board(client: User, today: date) -> TaskBoard:
                 sa.or_(Reflection.feedback_seen_at.is_(None),
                        Reflection.feedback_seen_at < Reflection.last_feedback_at),
             ),
-        ).where(Reflection.author_id == client.id, Reflection.status == "submitted")
+        ).where(Reflection.author_id == client.id, Reflection.status == "submitted",
+                Reflection.deleted_at.is_(None))
     ).one()
     return board
 
@@ -152,8 +155,6 @@ def task_board(client: User, today: date) -> TaskBoard:
 def client_tasks(therapist: User, client: User, page: int):
     """A page of one client's tasks for her therapist, newest due date first."""
     query = (policy.visible_assignments(therapist).where(Assignment.client_id == client.id)
-             .options(selectinload(Assignment.reflection))
+             .options(joinedload(Assignment.reflection))
              .order_by(Assignment.due_date.desc(), Assignment.id.desc()))
-    # A huge ?page= would overflow the database's OFFSET (a 500); past the end is simply empty.
-    page = min(max(page, 1), MAX_PAGE)
-    return db.paginate(query, page=page, per_page=TASKS_PER_PAGE, error_out=False)
+    return paging.paginate(query, page, TASKS_PER_PAGE)

@@ -5,6 +5,7 @@ import hashlib
 from datetime import timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -70,9 +71,16 @@ def authenticate(email: str, password: str) -> User | None:
 def record_failed_attempt(user: User, action: str, count: bool = True) -> None:
     """Audit a failed attempt and, when it counts, lengthen the lockout."""
     if count:
-        user.failed_logins = (user.failed_logins or 0) + 1
-        if user.failed_logins >= LOCKOUT_AFTER:
-            minutes = min(2 ** (user.failed_logins - LOCKOUT_AFTER), LOCKOUT_MAX_MINUTES)
+        # Counted by the database itself: parallel failures (several workers or machines) each
+        # add one, where a read-then-write in Python would let them overwrite each other.
+        failed = db.session.execute(
+            sa.update(User).where(User.id == user.id)
+            .values(failed_logins=sa.func.coalesce(User.failed_logins, 0) + 1)
+            .returning(User.failed_logins).execution_options(synchronize_session=False)
+        ).scalar_one()
+        set_committed_value(user, "failed_logins", failed)
+        if failed >= LOCKOUT_AFTER:
+            minutes = min(2 ** (failed - LOCKOUT_AFTER), LOCKOUT_MAX_MINUTES)
             user.locked_until = utcnow() + timedelta(minutes=minutes)
     audit.record(None, action, user)
     db.session.commit()

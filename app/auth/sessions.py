@@ -10,7 +10,7 @@ from flask import current_app, request
 from flask_login import LoginManager
 
 from app.extensions import db
-from app.models import LoginSession, User, utcnow
+from app.models import LoginSession, Notification, User, utcnow
 
 # Writing last_seen_at on every request would make each page a write; once a minute is enough
 # for an idle timeout measured in tens of minutes.
@@ -69,14 +69,18 @@ def load_user(user_id_and_token: str) -> User | None:
     user_id, _, token = (user_id_and_token or "").partition(":")
     if not user_id.isdigit() or not token:
         return None
+    # Her unread notifications (the badge on every page) come in the same round trip.
+    unread = (sa.select(sa.func.count(Notification.id))
+              .where(Notification.user_id == User.id, Notification.read_at.is_(None))
+              .scalar_subquery())
     row = db.session.execute(
-        sa.select(LoginSession, User)
+        sa.select(LoginSession, User, unread)
         .join(User, User.id == LoginSession.user_id)
         .where(LoginSession.token_hash == _hash(token), User.id == int(user_id))
     ).first()
     if row is None:
         return None
-    login_session, user = row
+    login_session, user, unread_count = row
     now = utcnow()
     if not _is_live(login_session, now) or not user.is_active:
         return None
@@ -84,6 +88,7 @@ def load_user(user_id_and_token: str) -> User | None:
         login_session.last_seen_at = now
         db.session.commit()
     user.session_token = token
+    user.unread_notifications = unread_count
     return user
 
 

@@ -15,7 +15,7 @@ from app.progress.charts import ratings_chart, weekly_chart
 from app.progress.forms import CloseAccountForm
 from app.progress.services import dashboard, progress_for, timeline
 from app.review.services import review_counts
-from app.sessions.services import sessions_page
+from app.sessions.services import client_sessions
 
 
 @bp.get("/caseload")
@@ -51,7 +51,7 @@ def client(client_id):
     progress = progress_for(person, today_for(person), zone_for(person))
     return render_template("caseload/client.html", client=person, pair=policy.open_pair_of(person),
                            tasks=client_tasks(current_user, person, page),
-                           sessions=sessions_page(current_user, 1, client=person),
+                           sessions=client_sessions(current_user, person),
                            today=today_for(current_user), family_name=family_name,
                            progress=progress, ratings_svg=ratings_chart("ratings", progress),
                            weekly_svg=weekly_chart("weekly", progress),

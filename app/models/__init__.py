@@ -7,6 +7,7 @@ from app.models.base import (  # noqa: F401
     utcnow,
 )
 from app.models.homework import (  # noqa: F401
+    DELETED_DAYS,
     REFLECTION_DRAFT,
     REFLECTION_SUBMITTED,
     SHARING_AUTHOR_CHOICE,

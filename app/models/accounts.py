@@ -50,6 +50,7 @@ class User(db.Model):
     # Flask-Login: the id carries the login session's token, so ending that session (logout,
     # password change) also invalidates any copied session or remember-me cookie.
     session_token = None  # set per request by the loader; not a column
+    unread_notifications = None  # counted by the loader with the session check
 
     @property
     def is_therapist(self) -> bool:

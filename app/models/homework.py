@@ -28,6 +28,8 @@ REFLECTION_SUBMITTED = "submitted"
 
 STAYED_PRESENT_CHOICES = ("yes", "partly", "no")
 
+DELETED_DAYS = 30  # a deleted task or reflection can be restored this long, then it is purged
+
 
 class Exercise(db.Model):
     """An exercise in the library: built in (read-only) or a therapist's own."""
@@ -66,6 +68,8 @@ class Assignment(db.Model):
     __table_args__ = (
         sa.CheckConstraint("status IN ('open', 'submitted', 'cancelled')", name="status_known"),
         sa.Index("ix_assignments_client_status_due", "client_id", "status", "due_date"),
+        sa.Index("ix_assignments_deleted", "therapist_id", "deleted_at"),
+        sa.Index("ix_assignments_client_due", "client_id", "due_date"),  # her tasks, by due date
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -94,6 +98,9 @@ class Assignment(db.Model):
     pair_exercise_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("pair_exercises.id", ondelete="SET NULL"), index=True
     )
+    # Soft delete: hidden everywhere while set, restorable for DELETED_DAYS, then purged.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deleted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
     client: Mapped[User] = relationship(foreign_keys=[client_id])
     therapist: Mapped[User] = relationship(foreign_keys=[therapist_id])
@@ -114,7 +121,17 @@ class Reflection(db.Model):
             "stayed_present IS NULL OR stayed_present IN ('yes', 'partly', 'no')",
             name="stayed_present_known",
         ),
-        sa.Index("ix_reflections_review_queue", "status", "reviewed_at", "urgent", "submitted_at"),
+        # Only the few deleted rows: the purge finds them; live rows (deleted_at IS NULL) are
+        # never looked up through it.
+        sa.Index("ix_reflections_deleted_at", "deleted_at",
+                 sqlite_where=sa.text("deleted_at IS NOT NULL"),
+                 postgresql_where=sa.text("deleted_at IS NOT NULL")),
+        # A therapist's review queue and counts start from her tasks and look each reflection
+        # up by its task: this covers those look-ups without reading the (wide) rows.
+        sa.Index("ix_reflections_review_state", "assignment_id", "status", "reviewed_at", "urgent",
+                 "submitted_at", "deleted_at"),
+        # Her ratings over time (charts, trends, the caseload's sparklines, a pair's page).
+        sa.Index("ix_reflections_author_status_submitted", "author_id", "status", "submitted_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -135,9 +152,13 @@ class Reflection(db.Model):
     last_feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Set while the author shares it with her pair partner; cleared when she withdraws it.
     shared_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Soft delete. Deleting a task sets this too, to the task's own deleted_at (so every
+    # reflection query needs only this column); restoring the task clears it only if equal.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deleted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
     assignment: Mapped[Assignment] = relationship(back_populates="reflection")
-    author: Mapped[User] = relationship()
+    author: Mapped[User] = relationship(foreign_keys=[author_id])
     addenda: Mapped[list[Addendum]] = relationship(order_by="Addendum.created_at")
     feedback: Mapped[list[Feedback]] = relationship(order_by="Feedback.created_at")
 

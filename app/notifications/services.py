@@ -77,6 +77,10 @@ def init_app(app) -> None:
 
 
 def unread_count(user: User) -> int:
+    """Her unread notifications: counted by the login loader with the session check, or here."""
+    counted = getattr(user, "unread_notifications", None)
+    if counted is not None:
+        return counted
     return db.session.scalar(sa.select(sa.func.count(Notification.id)).where(
         Notification.user_id == user.id, Notification.read_at.is_(None)))
 
@@ -94,6 +98,7 @@ def open_notification(user: User, note: Notification) -> str:
     if note.read_at is None:
         note.read_at = utcnow()
         db.session.commit()
+        user.unread_notifications = None  # counted again when next shown
     return note.link if note.link.startswith("/") and not note.link.startswith("//") else "/"
 
 
@@ -102,6 +107,7 @@ def mark_all_read(user: User) -> None:
                                                      Notification.read_at.is_(None))
                        .values(read_at=utcnow()))
     db.session.commit()
+    user.unread_notifications = None
 
 
 def send_reminders(now=None) -> dict:
@@ -115,7 +121,7 @@ def send_reminders(now=None) -> dict:
     candidates = db.session.scalars(
         sa.select(Assignment).join(Assignment.client)
         .where(Assignment.status == TASK_OPEN, User.closed_at.is_(None),
-               Assignment.due_date <= horizon)
+               Assignment.deleted_at.is_(None), Assignment.due_date <= horizon)
     ).all()
     for task in candidates:
         today = today_for(task.client, now)

@@ -5,7 +5,7 @@ from wtforms import SelectChoice
 
 from app import policy
 from app.assignments.services import AssignmentError
-from app.clock import today_for, zone_for
+from app.clock import today_for
 from app.exercises.families import family_name
 from app.exercises.services import assignable_exercises
 from app.extensions import db
@@ -18,7 +18,7 @@ from app.pairs.forms import (
     PairAssignForm,
 )
 from app.progress.charts import pair_chart
-from app.progress.services import progress_for
+from app.progress.services import progress_of_each
 
 
 def _client_choices():
@@ -62,9 +62,8 @@ def show(pair_id):
     pair = policy.get_visible_or_404(Pair, pair_id)
     if policy.is_therapist(current_user):
         rows = services.pair_overview(current_user, pair)
-        members = [(f"{m.user.name} ({m.label})",
-                    progress_for(m.user, today_for(m.user), zone_for(m.user)).points)
-                   for m in pair.members]
+        progress = progress_of_each([m.user for m in pair.members])
+        members = [(f"{m.user.name} ({m.label})", progress[m.user_id].points) for m in pair.members]
         return render_template("pairs/show.html", pair=pair, rows=rows,
                                pair_svg=pair_chart("pair-ratings", members),
                                sessions=services.pair_sessions(current_user, pair),

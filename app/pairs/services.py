@@ -5,8 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
-from flask import has_request_context, request
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.exceptions import Forbidden
 
 from app import audit, policy
@@ -18,7 +17,6 @@ from app.models import (
     SHARING_NEVER,
     TASK_OPEN,
     Assignment,
-    AuditEvent,
     Exercise,
     Pair,
     PairExercise,
@@ -189,17 +187,15 @@ def pair_overview(therapist: User, pair: Pair) -> list[PairRow]:
     """The pair's exercises, newest first, with both members' tasks and reflections loaded."""
     if not policy.can_view_pair(therapist, pair) or not policy.is_therapist(therapist):
         raise Forbidden()
-    # Audit (and commit) first: a commit expires what was loaded, and every row would then be
-    # loaded again one by one while the page renders.
-    for member in pair.members:
-        audit.record(therapist, "read_pair_page", member.user, pair)
-    db.session.commit()
+    audit.record_reads(therapist, [(member.user, pair) for member in pair.members], "read_pair_page")
     exercises = db.session.scalars(
         sa.select(PairExercise).where(PairExercise.pair_id == pair.id)
-        .options(selectinload(PairExercise.tasks).selectinload(Assignment.reflection))
+        .options(joinedload(PairExercise.tasks).joinedload(Assignment.reflection))
         .order_by(PairExercise.created_at.desc(), PairExercise.id.desc())
-    ).all()
-    return [PairRow(pe, {t.client_id: t for t in pe.tasks}) for pe in exercises]
+    ).unique().all()
+    # Deleted tasks are gone from the pair page too (and a row whose tasks are all deleted).
+    rows = [PairRow(pe, {t.client_id: t for t in pe.tasks if t.deleted_at is None}) for pe in exercises]
+    return [row for row in rows if row.by_member]
 
 
 def partner_feed(client: User) -> dict:
@@ -218,25 +214,10 @@ def partner_feed(client: User) -> dict:
     # by row would cost a query per reflection (it looks up the pair each time).
     readable_ids = [r.id for r in rows if not policy.reveal_waiting(r)]
     waiting_ids = [r.id for r in rows if r.id not in readable_ids]
-    _record_reads(client, [r for r in rows if r.id in readable_ids])
-    db.session.commit()
-    # The commit expired what was loaded: load it again in one go rather than row by row.
-    rows = db.session.scalars(query).all() if rows else []
+    audit.record_reads(client, [(r.author, r) for r in rows if r.id in readable_ids],
+                       "read_partner_reflection")
     return {"pair": pair, "readable": [r for r in rows if r.id in readable_ids],
             "waiting": [r for r in rows if r.id in waiting_ids]}
-
-
-def _record_reads(reader: User, reflections: list[Reflection]) -> None:
-    """One audit row per reflection read, written in a single statement (the same rows as
-    audit.record would add one INSERT at a time)."""
-    if not reflections:
-        return
-    ip = (request.remote_addr or "")[:45] if has_request_context() else None
-    db.session.execute(sa.insert(AuditEvent), [
-        {"actor_id": reader.id, "action": "read_partner_reflection", "subject_id": r.author_id,
-         "object_type": "Reflection", "object_id": r.id, "ip": ip, "at": utcnow()}
-        for r in reflections
-    ])
 
 
 def ratings_side_by_side(rows: list[PairRow], pair: Pair) -> list[dict]:
@@ -247,7 +228,7 @@ def ratings_side_by_side(rows: list[PairRow], pair: Pair) -> list[dict]:
         for member in pair.members:
             task = row.by_member.get(member.user_id)
             r = task.reflection if task is not None else None
-            sent = r is not None and r.status == REFLECTION_SUBMITTED
+            sent = r is not None and r.status == REFLECTION_SUBMITTED and r.deleted_at is None
             cells[member.user_id] = (r.resentment, r.closeness, r.stayed_present) if sent else None
         values = [c for c in cells.values() if c is not None]
         differently = len(values) == 2 and (
@@ -281,8 +262,7 @@ def partner_panel(client: User, task: Assignment) -> PartnerPanel | None:
     other = next((t for t in pair_exercise.tasks if t.client_id == partner.user_id), None)
     theirs = other.reflection if other is not None else None
     if theirs is not None and policy.partner_can_read(client, theirs):
-        audit.record(client, "read_partner_reflection", partner.user, theirs)
-        db.session.commit()
+        audit.record_read(client, partner.user, theirs, action="read_partner_reflection")
         return PartnerPanel(partner, "revealed", theirs)
     if pair_exercise.reveal_together and (theirs is None or policy.reveal_waiting(theirs)):
         return PartnerPanel(partner, "waiting")
@@ -293,8 +273,7 @@ def open_shared_reflection(client: User, reflection: Reflection) -> None:
     """Her partner opens a reflection shared with her: recorded in the audit trail."""
     if not policy.partner_can_read(client, reflection):
         raise Forbidden()
-    audit.record(client, "read_partner_reflection", reflection.author, reflection)
-    db.session.commit()
+    audit.record_read(client, reflection.author, reflection, action="read_partner_reflection")
 
 
 def pair_sessions(therapist: User, pair: Pair) -> list:

@@ -38,7 +38,7 @@ def record_of(actor: User, client: User) -> dict:
         raise Forbidden()
     with_private = policy.is_therapist(actor)
     tasks = db.session.scalars(
-        sa.select(Assignment).where(Assignment.client_id == client.id)
+        sa.select(Assignment).where(Assignment.client_id == client.id, Assignment.deleted_at.is_(None))
         .options(selectinload(Assignment.reflection).selectinload(Reflection.addenda),
                  selectinload(Assignment.reflection).selectinload(Reflection.feedback))
         .order_by(Assignment.due_date, Assignment.id)
@@ -47,14 +47,15 @@ def record_of(actor: User, client: User) -> dict:
     if with_private:
         for note in db.session.scalars(
             sa.select(PrivateAnnotation).join(Reflection, PrivateAnnotation.reflection_id == Reflection.id)
-            .where(Reflection.author_id == client.id).order_by(PrivateAnnotation.created_at)
+            .where(Reflection.author_id == client.id, Reflection.deleted_at.is_(None))
+            .order_by(PrivateAnnotation.created_at)
         ):
             annotations.setdefault(note.reflection_id, []).append(
                 {"written_at": _iso(note.created_at), "text": note.body})
 
     def reflection_data(r: Reflection | None):
-        if r is None:
-            return None
+        if r is None or r.deleted_at is not None:
+            return None  # deleted by her therapist: gone from the record until restored
         data = {
             "status": r.status, "answers": r.answers, "resentment": r.resentment,
             "closeness": r.closeness, "stayed_present": r.stayed_present, "urgent": r.urgent,

@@ -7,7 +7,8 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from werkzeug.exceptions import Forbidden
 
-from app import policy
+from app import paging, policy
+from app.clock import today_for, zone_for
 from app.extensions import db
 from app.models import (
     REFLECTION_SUBMITTED,
@@ -15,6 +16,7 @@ from app.models import (
     TASK_OPEN,
     Assignment,
     Feedback,
+    PairMember,
     Reflection,
     TherapySession,
     User,
@@ -80,9 +82,36 @@ def progress_for(client: User, today: date, zone) -> Progress:
     rows = db.session.execute(
         sa.select(Reflection.submitted_at, Reflection.resentment, Reflection.closeness,
                   Reflection.stayed_present)
-        .where(Reflection.author_id == client.id, Reflection.status == REFLECTION_SUBMITTED)
+        .where(Reflection.author_id == client.id, Reflection.status == REFLECTION_SUBMITTED,
+               Reflection.deleted_at.is_(None))
         .order_by(Reflection.submitted_at.desc()).limit(MAX_POINTS)
     ).all()
+    return _progress(rows, today, zone)
+
+
+def progress_of_each(clients: list[User]) -> dict[int, Progress]:
+    """progress_for() of several clients (a pair's members) in one query: each one's latest
+    MAX_POINTS sent reflections, numbered per author by a window function."""
+    ranked = (
+        sa.select(Reflection.author_id, Reflection.submitted_at, Reflection.resentment,
+                  Reflection.closeness, Reflection.stayed_present,
+                  sa.func.row_number().over(partition_by=Reflection.author_id,
+                                            order_by=Reflection.submitted_at.desc()).label("n"))
+        .where(Reflection.author_id.in_([c.id for c in clients]),
+               Reflection.status == REFLECTION_SUBMITTED, Reflection.deleted_at.is_(None))
+        .subquery()
+    )
+    by_author: dict[int, list] = {c.id: [] for c in clients}
+    for row in db.session.execute(
+        sa.select(ranked).where(ranked.c.n <= MAX_POINTS).order_by(ranked.c.author_id, ranked.c.n)
+    ):
+        by_author[row.author_id].append((row.submitted_at, row.resentment, row.closeness,
+                                         row.stayed_present))
+    return {c.id: _progress(by_author[c.id], today_for(c), zone_for(c)) for c in clients}
+
+
+def _progress(rows, today: date, zone) -> Progress:
+    """Newest-first ratings rows made into her chart's points, weeks, streaks and trend."""
     # In her own zone: the chart's dates and weeks are the days on her calendar.
     points = [(r[0].astimezone(zone), r[1], r[2], r[3]) for r in reversed(rows)]
     streak, longest = present_streaks([p[3] for p in points])
@@ -100,42 +129,54 @@ TIMELINE_LIMIT = 60
 
 
 def timeline(therapist: User, client: User) -> list[dict]:
-    """Tasks given, reflections sent, feedback written and sessions held, newest first."""
+    """Tasks given, reflections sent, feedback written and sessions held, newest first: one
+    query (a UNION ALL of the four, each row shaped alike)."""
     if not policy.is_therapist(therapist) or not policy.can_view_client(therapist, client):
         raise Forbidden()
-    events = []
-    for task in db.session.scalars(
-        policy.visible_assignments(therapist).where(Assignment.client_id == client.id)
-        .order_by(Assignment.created_at.desc()).limit(TIMELINE_LIMIT)
-    ):
-        events.append({"at": task.created_at, "kind": "task", "title": task.title, "task_id": task.id})
-    for reflection, title in db.session.execute(
-        sa.select(Reflection, Assignment.title).join(Reflection.assignment)
-        .where(Assignment.therapist_id == therapist.id, Reflection.author_id == client.id,
-               Reflection.status == REFLECTION_SUBMITTED)
-        .order_by(Reflection.submitted_at.desc()).limit(TIMELINE_LIMIT)
-    ):
-        events.append({"at": reflection.submitted_at, "kind": "reflection", "title": title,
-                       "reflection_id": reflection.id, "urgent": reflection.urgent})
-    for feedback, reflection_id, title in db.session.execute(
-        sa.select(Feedback, Reflection.id, Assignment.title).join(Reflection, Feedback.reflection_id == Reflection.id)
-        .join(Reflection.assignment)
-        .where(Assignment.therapist_id == therapist.id, Reflection.author_id == client.id)
-        .order_by(Feedback.created_at.desc()).limit(TIMELINE_LIMIT)
-    ):
-        events.append({"at": feedback.created_at, "kind": "feedback", "title": title,
-                       "reflection_id": reflection_id})
-    from app.models import PairMember
+    none_int, none_text, none_bool = (sa.cast(sa.null(), sa.Integer), sa.cast(sa.null(), sa.String),
+                                      sa.cast(sa.null(), sa.Boolean))
+
+    def shaped(kind, at, title, task_id, reflection_id, urgent, session_id, pair_id):
+        return (sa.literal(kind).label("kind"), at.label("at"), title.label("title"),
+                task_id.label("task_id"), reflection_id.label("reflection_id"),
+                urgent.label("urgent"), session_id.label("session_id"), pair_id.label("pair_id"))
+
+    tasks = policy.visible_assignments(therapist).where(Assignment.client_id == client.id)
+    reflections = tasks.join(Reflection, Reflection.assignment_id == Assignment.id).where(
+        Reflection.author_id == client.id, Reflection.status == REFLECTION_SUBMITTED,
+        Reflection.deleted_at.is_(None))
     pair_ids = sa.select(PairMember.pair_id).where(PairMember.user_id == client.id)
-    for session in db.session.scalars(
+    events = sa.union_all(
+        tasks.with_only_columns(*shaped("task", Assignment.created_at, Assignment.title, Assignment.id,
+                                        none_int, none_bool, none_int, none_int)),
+        reflections.with_only_columns(*shaped("reflection", Reflection.submitted_at, Assignment.title,
+                                              none_int, Reflection.id, Reflection.urgent, none_int,
+                                              none_int)),
+        reflections.join(Feedback, Feedback.reflection_id == Reflection.id).with_only_columns(
+            *shaped("feedback", Feedback.created_at, Assignment.title, none_int, Reflection.id,
+                    none_bool, none_int, none_int)),
         policy.visible_sessions(therapist)
         .where(sa.or_(TherapySession.client_id == client.id, TherapySession.pair_id.in_(pair_ids)))
-        .order_by(TherapySession.starts_at.desc()).limit(TIMELINE_LIMIT)
-    ):
-        events.append({"at": session.starts_at, "kind": "session", "session_id": session.id,
-                       "pair": session.pair_id is not None})
-    events.sort(key=lambda e: e["at"], reverse=True)
-    return events[:TIMELINE_LIMIT]
+        .with_only_columns(*shaped("session", TherapySession.starts_at, none_text, none_int,
+                                   none_int, none_bool, TherapySession.id, TherapySession.pair_id)),
+    ).subquery()
+    rows = db.session.execute(
+        sa.select(events).order_by(events.c.at.desc()).limit(TIMELINE_LIMIT)
+    ).mappings().all()
+    return [_timeline_event(row) for row in rows]
+
+
+def _timeline_event(row) -> dict:
+    event = {"at": row["at"], "kind": row["kind"]}
+    if row["kind"] == "task":
+        event.update(title=row["title"], task_id=row["task_id"])
+    elif row["kind"] == "reflection":
+        event.update(title=row["title"], reflection_id=row["reflection_id"], urgent=bool(row["urgent"]))
+    elif row["kind"] == "feedback":
+        event.update(title=row["title"], reflection_id=row["reflection_id"])
+    else:
+        event.update(session_id=row["session_id"], pair=row["pair_id"] is not None)
+    return event
 
 
 # --- the caseload dashboard -------------------------------------------------------------------
@@ -169,50 +210,79 @@ class Dashboard:
 def dashboard(therapist: User, today: date, *, sort: str = "name", query: str = "",
               attention: bool = False, page: int = 1) -> Dashboard:
     """Every client with last activity, open and overdue tasks, unreviewed and urgent
-    reflections and a resentment trend: three queries whatever the caseload's size."""
+    reflections and a resentment trend: two queries whatever the caseload's size (the page
+    with its total, then the page's trends)."""
     if not policy.is_therapist(therapist):
         raise Forbidden()
     sort = sort if sort in SORTS else "name"
-    tasks = (sa.select(Assignment.client_id,
-                       sa.func.count().filter(Assignment.status == TASK_OPEN).label("open_tasks"),
-                       sa.func.count().filter(Assignment.status == TASK_OPEN,
-                                              Assignment.due_date < today).label("overdue"))
-             .where(Assignment.therapist_id == therapist.id).group_by(Assignment.client_id).subquery())
-    refl = (sa.select(Reflection.author_id,
-                      sa.func.max(sa.func.coalesce(Reflection.submitted_at, Reflection.draft_saved_at))
-                      .label("last_activity"),
-                      sa.func.count().filter(Reflection.status == REFLECTION_SUBMITTED,
-                                             Reflection.reviewed_at.is_(None)).label("unreviewed"),
-                      sa.func.count().filter(Reflection.status == REFLECTION_SUBMITTED,
-                                             Reflection.reviewed_at.is_(None),
-                                             Reflection.urgent.is_(True)).label("urgent"))
-            .join(Reflection.assignment).where(Assignment.therapist_id == therapist.id)
-            .group_by(Reflection.author_id).subquery())
-    open_tasks = sa.func.coalesce(tasks.c.open_tasks, 0)
-    overdue = sa.func.coalesce(tasks.c.overdue, 0)
-    unreviewed = sa.func.coalesce(refl.c.unreviewed, 0)
-    urgent = sa.func.coalesce(refl.c.urgent, 0)
-    select = (sa.select(User, refl.c.last_activity, open_tasks, overdue, unreviewed, urgent)
-              .outerjoin(tasks, tasks.c.client_id == User.id)
-              .outerjoin(refl, refl.c.author_id == User.id)
-              .where(User.role == ROLE_CLIENT, User.therapist_id == therapist.id))
+    page = min(max(page, 1), paging.MAX_PAGE)
+    matching = sa.select(User.id).where(User.role == ROLE_CLIENT, User.therapist_id == therapist.id)
     if query.strip():
         needle = query.strip().lower()[:100]  # literally: % and _ are no wildcards here
-        select = select.where(sa.or_(sa.func.lower(User.name).contains(needle, autoescape=True),
-                                     sa.func.lower(User.email).contains(needle, autoescape=True)))
-    if attention:
-        select = select.where(sa.or_(overdue > 0, urgent > 0))
-    order = {
-        "name": [sa.func.lower(User.name)],
-        "activity": [refl.c.last_activity.is_(None), refl.c.last_activity.desc()],
-        "overdue": [overdue.desc(), sa.func.lower(User.name)],
-        "unreviewed": [urgent.desc(), unreviewed.desc(), sa.func.lower(User.name)],
-    }[sort]
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(select.subquery()))
+        matching = matching.where(sa.or_(sa.func.lower(User.name).contains(needle, autoescape=True),
+                                         sa.func.lower(User.email).contains(needle, autoescape=True)))
+    by_name = [sa.func.lower(User.name), User.id]
+    # The default view (by name, no filter on the figures) picks its page of clients first and
+    # counts tasks and reflections for those alone: the same cost whatever the caseload's size.
+    # The other sorts and the filter need every client's figures to choose the page.
+    page_first = sort == "name" and not attention
+
+    def figures_for(offset: int):
+        clients = matching
+        if page_first:
+            clients = matching.order_by(*by_name).limit(DASHBOARD_PER_PAGE).offset(offset)
+        tasks = (sa.select(Assignment.client_id,
+                           sa.func.count().filter(Assignment.status == TASK_OPEN).label("open_tasks"),
+                           sa.func.count().filter(Assignment.status == TASK_OPEN,
+                                                  Assignment.due_date < today).label("overdue"))
+                 .where(Assignment.therapist_id == therapist.id, Assignment.deleted_at.is_(None),
+                        Assignment.client_id.in_(clients))
+                 .group_by(Assignment.client_id).subquery())
+        refl = (sa.select(Reflection.author_id,
+                          sa.func.max(sa.func.coalesce(Reflection.submitted_at, Reflection.draft_saved_at))
+                          .label("last_activity"),
+                          sa.func.count().filter(Reflection.status == REFLECTION_SUBMITTED,
+                                                 Reflection.reviewed_at.is_(None)).label("unreviewed"),
+                          sa.func.count().filter(Reflection.status == REFLECTION_SUBMITTED,
+                                                 Reflection.reviewed_at.is_(None),
+                                                 Reflection.urgent.is_(True)).label("urgent"))
+                .join(Reflection.assignment)
+                .where(Assignment.therapist_id == therapist.id, Reflection.deleted_at.is_(None),
+                       Reflection.author_id.in_(clients))
+                .group_by(Reflection.author_id).subquery())
+        open_tasks = sa.func.coalesce(tasks.c.open_tasks, 0)
+        overdue = sa.func.coalesce(tasks.c.overdue, 0)
+        unreviewed = sa.func.coalesce(refl.c.unreviewed, 0)
+        urgent = sa.func.coalesce(refl.c.urgent, 0)
+        if page_first:
+            total = sa.select(sa.func.count()).select_from(matching.subquery()).scalar_subquery()
+        else:
+            total = sa.func.count().over()
+        select = (sa.select(User, refl.c.last_activity, open_tasks, overdue, unreviewed, urgent, total)
+                  .outerjoin(tasks, tasks.c.client_id == User.id)
+                  .outerjoin(refl, refl.c.author_id == User.id)
+                  .where(User.id.in_(clients)))
+        if attention:
+            select = select.where(sa.or_(overdue > 0, urgent > 0))
+        order = {
+            "name": [],
+            "activity": [refl.c.last_activity.is_(None), refl.c.last_activity.desc()],
+            "overdue": [overdue.desc()],
+            "unreviewed": [urgent.desc(), unreviewed.desc()],
+        }[sort] + by_name
+        select = select.order_by(*order)
+        if not page_first:
+            select = select.limit(DASHBOARD_PER_PAGE).offset(offset)
+        return db.session.execute(select).all()
+
+    result = figures_for((page - 1) * DASHBOARD_PER_PAGE)
+    if not result and page > 1:  # past the last page (an old link): show the last one
+        matching_total = db.session.scalar(sa.select(sa.func.count()).select_from(matching.subquery()))
+        page = max(1, -(-matching_total // DASHBOARD_PER_PAGE))
+        result = figures_for((page - 1) * DASHBOARD_PER_PAGE)
+    total = result[0][-1] if result else 0
     pages = max(1, -(-total // DASHBOARD_PER_PAGE))
-    page = min(max(page, 1), pages)
-    rows = [DashboardRow(*r) for r in db.session.execute(
-        select.order_by(*order, User.id).limit(DASHBOARD_PER_PAGE).offset((page - 1) * DASHBOARD_PER_PAGE))]
+    rows = [DashboardRow(*r[:-1]) for r in result]
     _add_trends(rows)
     return Dashboard(rows, total, page, pages, sort, query, attention)
 
@@ -226,6 +296,7 @@ def _add_trends(rows: list[DashboardRow]) -> None:
     for author_id, submitted_at, resentment in db.session.execute(
         sa.select(Reflection.author_id, Reflection.submitted_at, Reflection.resentment)
         .where(Reflection.author_id.in_(list(by_client)), Reflection.status == REFLECTION_SUBMITTED,
+               Reflection.deleted_at.is_(None),
                Reflection.submitted_at >= now - timedelta(days=TREND_DAYS))
     ):
         by_client[author_id].append((submitted_at, resentment))

@@ -1,16 +1,19 @@
 """Views for writing, sending and adding to a reflection."""
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload
 
 from app import audit, policy
 from app.assignments.forms import DueDateForm, TaskActionForm
 from app.exercises.families import SHARING_LABELS, family_name
-from app.models import TASK_OPEN, Assignment, Reflection
+from app.models import DELETED_DAYS, TASK_OPEN, Assignment, Reflection
 from app.pairs.forms import PairActionForm
 from app.pairs.services import partner_panel
 from app.reflections import bp, services
 from app.reflections.forms import AddendumForm, UrgentForm, reflection_form
 from app.templating import localtime
+
+WITH_REFLECTION = (joinedload(Assignment.reflection),)  # the task page shows both
 
 
 def _form_for(task: Assignment, **kwargs):
@@ -30,6 +33,8 @@ def _fill_from_draft(form, reflection: Reflection | None) -> None:
 
 def _render_task(task: Assignment, form=None, status: int = 200):
     reflection = task.reflection
+    if reflection is not None and reflection.deleted_at is not None:
+        reflection = None  # deleted by the therapist: the page says it was removed
     context = dict(task=task, reflection=reflection, family_name=family_name,
                    sharing_label=SHARING_LABELS.get(task.sharing, ""))
     if policy.is_own_task(current_user, task):
@@ -44,7 +49,8 @@ def _render_task(task: Assignment, form=None, status: int = 200):
                        pair=policy.active_pair_of(current_user), pair_form=PairActionForm())
         return render_template("reflections/task.html", **context), status
     audit.record_read(current_user, task.client, task, action="read_task")
-    context.update(due_form=DueDateForm(due_date=task.due_date), action_form=TaskActionForm())
+    context.update(due_form=DueDateForm(due_date=task.due_date), action_form=TaskActionForm(),
+                   deleted_days=DELETED_DAYS)
     return render_template("reflections/task_for_therapist.html", **context), status
 
 
@@ -52,14 +58,14 @@ def _render_task(task: Assignment, form=None, status: int = 200):
 @login_required
 def task(task_id):
     """A task: the client writes here; her therapist manages the task here."""
-    return _render_task(policy.get_visible_or_404(Assignment, task_id))[0]
+    return _render_task(policy.get_visible_or_404(Assignment, task_id, options=WITH_REFLECTION))[0]
 
 
 @bp.post("/tasks/<int:task_id>")
 @login_required
 def save(task_id):
     """The form's own buttons: "Save draft" (works without JavaScript) and "Send"."""
-    task = policy.get_visible_or_404(Assignment, task_id)
+    task = policy.get_visible_or_404(Assignment, task_id, options=WITH_REFLECTION)
     if not policy.is_own_task(current_user, task):
         abort(403)
     form = _form_for(task)
@@ -93,7 +99,7 @@ def save(task_id):
 @login_required
 def autosave(task_id):
     """Autosave from the page's script: JSON in, JSON out, the draft is never half-written."""
-    task = policy.get_visible_or_404(Assignment, task_id)
+    task = policy.get_visible_or_404(Assignment, task_id, options=WITH_REFLECTION)
     if not policy.is_own_task(current_user, task):
         abort(403)
     form = _form_for(task)

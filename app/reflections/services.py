@@ -104,15 +104,19 @@ def submit_reflection(client: User, task: Assignment, answers: list[str], rating
     if task.status == TASK_SUBMITTED and task.reflection is not None:
         return task.reflection, False
     reflection = save_draft(client, task, answers, ratings)
-    problem = _missing_for_submit(reflection.answers, ratings)
+    problem = _missing_for_submit(_fit_answers(task, answers), ratings)
     if problem:
         raise problem
     now = utcnow()
-    # A conditional update: of two simultaneous submits, exactly one changes the row.
+    # A conditional update: of two simultaneous submits, exactly one changes the row, and it
+    # sends its own words (another device's draft save may have landed since ours committed).
     won = db.session.execute(
         sa.update(Reflection)
         .where(Reflection.id == reflection.id, Reflection.status == REFLECTION_DRAFT)
-        .values(status=REFLECTION_SUBMITTED, submitted_at=now, urgent=bool(urgent))
+        .values(status=REFLECTION_SUBMITTED, submitted_at=now, urgent=bool(urgent),
+                answers=_fit_answers(task, answers), resentment=ratings.get("resentment"),
+                closeness=ratings.get("closeness"), stayed_present=ratings.get("stayed_present"),
+                draft_saved_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
     if won != 1:

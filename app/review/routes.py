@@ -1,13 +1,17 @@
 """Views for the therapist's review."""
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload
 
 from app import policy
 from app.exercises.families import family_name
-from app.models import Reflection
+from app.models import DELETED_DAYS, Reflection
 from app.pairs.services import open_shared_reflection
 from app.review import bp, services
 from app.review.forms import AnnotationForm, FeedbackForm, ReviewedForm
+
+# What the reading view shows with the reflection, loaded with it in one query.
+READING = (joinedload(Reflection.assignment), joinedload(Reflection.author))
 
 
 @bp.get("/review")
@@ -26,7 +30,7 @@ def _render_reading(reflection: Reflection, feedback_form=None, annotation_form=
         "review/read.html", reflection=reflection, task=reflection.assignment, family_name=family_name,
         feedback_form=feedback_form or FeedbackForm(formdata=None),
         annotation_form=annotation_form or AnnotationForm(formdata=None),
-        reviewed_form=ReviewedForm(), **details,
+        reviewed_form=ReviewedForm(), deleted_days=DELETED_DAYS, **details,
     ), status
 
 
@@ -34,7 +38,7 @@ def _render_reading(reflection: Reflection, feedback_form=None, annotation_form=
 @login_required
 def read(reflection_id):
     """The reading view: task, answers, ratings, addenda, earlier reflections, feedback."""
-    reflection = policy.get_visible_or_404(Reflection, reflection_id)
+    reflection = policy.get_visible_or_404(Reflection, reflection_id, options=READING)
     if policy.is_author(current_user, reflection):
         return redirect(url_for("reflections.task", task_id=reflection.assignment_id))
     if policy.partner_can_read(current_user, reflection):

@@ -5,13 +5,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager
 from werkzeug.exceptions import Forbidden
 
-from app import audit, policy
+from app import audit, paging, policy
 from app.extensions import db
 from app.models import Assignment, Feedback, PrivateAnnotation, Reflection, User, utcnow
 from app.notifications.services import notify
 
 QUEUE_PER_PAGE = 20
-MAX_PAGE = 100_000
 
 
 def _unreviewed(therapist: User) -> sa.Select:
@@ -26,9 +25,7 @@ def review_queue(therapist: User, page: int):
         .options(contains_eager(Reflection.assignment), contains_eager(Reflection.author))
         .order_by(Reflection.urgent.desc(), Reflection.submitted_at.asc(), Reflection.id.asc())
     )
-    # A huge ?page= would overflow the database's OFFSET (a 500); past the end is simply empty.
-    page = min(max(page, 1), MAX_PAGE)
-    return db.paginate(query, page=page, per_page=QUEUE_PER_PAGE, error_out=False)
+    return paging.paginate(query, page, QUEUE_PER_PAGE)
 
 
 def review_counts(therapist: User) -> dict:

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import Forbidden
 
-from app import audit, policy
+from app import audit, paging, policy
 from app.clock import zone_for
 from app.extensions import db
 from app.models import (
@@ -93,10 +93,8 @@ def open_session(user: User, session: TherapySession) -> dict:
     clinical = None
     if policy.can_view_clinical_note(user, session):
         clinical = db.session.scalar(sa.select(ClinicalNote).where(ClinicalNote.session_id == session.id))
-    for person in session_people(session):
-        if person.id != user.id:  # reads by anyone but the client herself are audited
-            audit.record(user, "read_session", person, session)
-    db.session.commit()
+    # reads by anyone but the client herself are audited
+    audit.record_reads(user, [(person, session) for person in session_people(session)], "read_session")
     return {
         "shared": next((n for n in notes if n.kind == NOTE_SHARED), None),
         "member_notes": [n for n in notes if n.kind == NOTE_MEMBER],
@@ -258,6 +256,19 @@ def sessions_page(user: User, page: int, client: User | None = None):
         TherapySession.starts_at.desc(), TherapySession.id.desc())
     return db.paginate(query, page=min(max(page, 1), MAX_PAGE), per_page=SESSIONS_PER_PAGE,
                        error_out=False)
+
+
+def client_sessions(therapist: User, client: User, page: int = 1):
+    """A page of one client's sessions (her own and her pairs') for her therapist, each as
+    (session, shared note written?) in one query: the list needs no note text."""
+    pair_ids = sa.select(PairMember.pair_id).where(PairMember.user_id == client.id)
+    shared_written = sa.exists().where(SessionNote.session_id == TherapySession.id,
+                                       SessionNote.kind == NOTE_SHARED)
+    query = (policy.visible_sessions(therapist)
+             .where(sa.or_(TherapySession.client_id == client.id, TherapySession.pair_id.in_(pair_ids)))
+             .add_columns(shared_written.label("shared_written"))
+             .order_by(TherapySession.starts_at.desc(), TherapySession.id.desc()))
+    return paging.paginate(query, page, SESSIONS_PER_PAGE, rows=True)
 
 
 def agenda_for(client: User, include_done: bool = False) -> list[AgendaItem]:
