@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test gates install install-dev clean
+.PHONY: run test gates install install-dev clean bench
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Common Ground needs Python 3.11 or newer")'
@@ -46,6 +46,21 @@ test: $(VENV)/.installed-dev node_modules/.installed
 # bandit on app/ and no unreviewed |safe / Markup( / render_template_string (CI runs this first).
 gates: $(VENV)/.installed-dev
 	bash .ci/gates.sh
+
+# Benchmark (bench/README.md): gunicorn + wrk on SQLite, then on PostgreSQL (BENCH_PG_URL, default
+# the cg_bench database, whose public schema is dropped), a table and bench/results.json.
+# FACTOR=10 seeds 10x the data (its runs are kept next to the factor-1 ones for the comparison);
+# BENCH_ARGS passes options, e.g. BENCH_ARGS="--duration 3 --skip-seed" (python bench/run.py -h).
+FACTOR ?= 1
+$(VENV)/.installed-bench: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[bench]'
+	touch $@
+
+bench: $(VENV)/.installed-bench
+	@command -v wrk >/dev/null 2>&1 || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get install -y wrk || { $$SUDO apt-get update && $$SUDO apt-get install -y wrk; }; }
+	$(BIN)/python bench/run.py --factor $(FACTOR) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
