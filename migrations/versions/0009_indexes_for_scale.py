@@ -13,9 +13,9 @@ Found with `flask seed-scale` (100,000 tasks and reflections) and EXPLAIN on the
 - The review queue index (status, reviewed_at, urgent, submitted_at) goes: SQLite's statistics
   cannot see that "reviewed_at IS NULL" matches every unreviewed reflection of the *practice*,
   so it walked them all for one therapist's queue (3x slower at 10x the data). Without it the
-  queue starts from her own tasks (assignments.therapist_id), whatever the practice's size, and
-  reflections (assignment_id, status, reviewed_at, urgent, submitted_at, deleted_at) answers
-  each task's look-up from the index alone (2x faster queue and counts than reading the rows).
+  queue is found through her clients: reflections (author_id, status, reviewed_at, urgent,
+  submitted_at, deleted_at, assignment_id) answers each client's unreviewed reflections from the
+  index alone, whatever the practice's size.
 - reflections.deleted_at is indexed only where it is set (a partial index): the purge looks up
   the few deleted rows; with a full index, a planner without statistics could walk every live
   row through it for "deleted_at IS NULL".
@@ -38,9 +38,9 @@ def upgrade():
                     ['author_id', 'status', 'submitted_at'], unique=False)
     op.create_index('ix_assignments_client_due', 'assignments', ['client_id', 'due_date'], unique=False)
     op.drop_index('ix_reflections_review_queue', table_name='reflections')
-    op.create_index('ix_reflections_review_state', 'reflections',
-                    ['assignment_id', 'status', 'reviewed_at', 'urgent', 'submitted_at', 'deleted_at'],
-                    unique=False)
+    op.create_index('ix_reflections_author_review', 'reflections',
+                    ['author_id', 'status', 'reviewed_at', 'urgent', 'submitted_at', 'deleted_at',
+                     'assignment_id'], unique=False)
     op.drop_index('ix_reflections_deleted_at', table_name='reflections')
     op.create_index('ix_reflections_deleted_at', 'reflections', ['deleted_at'], unique=False,
                     sqlite_where=sa.text('deleted_at IS NOT NULL'),
@@ -53,6 +53,6 @@ def downgrade():
     op.create_index('ix_reflections_deleted_at', 'reflections', ['deleted_at'], unique=False)
     op.create_index('ix_reflections_review_queue', 'reflections',
                     ['status', 'reviewed_at', 'urgent', 'submitted_at'], unique=False)
-    op.drop_index('ix_reflections_review_state', table_name='reflections')
+    op.drop_index('ix_reflections_author_review', table_name='reflections')
     op.drop_index('ix_assignments_client_due', table_name='assignments')
     op.drop_index('ix_reflections_author_status_submitted', table_name='reflections')
