@@ -126,8 +126,11 @@ class Reflection(db.Model):
         sa.Index("ix_reflections_deleted_at", "deleted_at",
                  sqlite_where=sa.text("deleted_at IS NOT NULL"),
                  postgresql_where=sa.text("deleted_at IS NOT NULL")),
-        # A therapist's review queue and counts: each of her clients' unreviewed reflections,
-        # straight from the index (the rows are wide: they carry the encrypted answers).
+        # Her review queue and counts start from her tasks (SQLite's choice) or from her
+        # clients (PostgreSQL's choice); each index answers its look-up without reading the
+        # wide rows (they carry the encrypted answers).
+        sa.Index("ix_reflections_review_state", "assignment_id", "status", "reviewed_at", "urgent",
+                 "submitted_at", "deleted_at"),
         sa.Index("ix_reflections_author_review", "author_id", "status", "reviewed_at", "urgent",
                  "submitted_at", "deleted_at", "assignment_id"),
         # Her ratings over time (charts, trends, the caseload's sparklines, a pair's page).

@@ -38,6 +38,9 @@ def upgrade():
                     ['author_id', 'status', 'submitted_at'], unique=False)
     op.create_index('ix_assignments_client_due', 'assignments', ['client_id', 'due_date'], unique=False)
     op.drop_index('ix_reflections_review_queue', table_name='reflections')
+    op.create_index('ix_reflections_review_state', 'reflections',
+                    ['assignment_id', 'status', 'reviewed_at', 'urgent', 'submitted_at', 'deleted_at'],
+                    unique=False)
     op.create_index('ix_reflections_author_review', 'reflections',
                     ['author_id', 'status', 'reviewed_at', 'urgent', 'submitted_at', 'deleted_at',
                      'assignment_id'], unique=False)
@@ -54,5 +57,6 @@ def downgrade():
     op.create_index('ix_reflections_review_queue', 'reflections',
                     ['status', 'reviewed_at', 'urgent', 'submitted_at'], unique=False)
     op.drop_index('ix_reflections_author_review', table_name='reflections')
+    op.drop_index('ix_reflections_review_state', table_name='reflections')
     op.drop_index('ix_assignments_client_due', table_name='assignments')
     op.drop_index('ix_reflections_author_status_submitted', table_name='reflections')
