@@ -42,6 +42,15 @@ NOT_SAVED = "Not saved yet — your text is still here and will be retried."
 RETRY_AFTER_SECONDS = 5
 
 
+SECRET_FIELDS = ("password", "code", "token")  # never written back into a page
+
+
+def _may_keep(name: str) -> bool:
+    """Fields the "not saved yet" page carries again: all but the CSRF token (a fresh one is
+    added) and secrets (passwords, sign-in codes), which she types again."""
+    return name != "csrf_token" and not any(word in name.lower() for word in SECRET_FIELDS)
+
+
 def _forget_failed_work() -> None:
     """Roll back whatever the failed request had begun; a dead connection may refuse even that
     (the pool then replaces it: pool_pre_ping checks every connection before it is reused)."""
@@ -72,7 +81,7 @@ def not_saved_yet(exc):
     if request.method != "POST":
         return render_template("errors/unavailable.html", error_id=error_id,
                                retry_after=RETRY_AFTER_SECONDS), 503, headers
-    fields = [(name, value) for name, values in request.form.lists() if name != "csrf_token"
+    fields = [(name, value) for name, values in request.form.lists() if _may_keep(name)
               for value in values]
     attempt = min(request.form.get("retry_attempt", 0, type=int) + 1, 100)
     return render_template("errors/not_saved.html", fields=fields, attempt=attempt,

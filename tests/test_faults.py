@@ -131,6 +131,16 @@ def test_a_page_that_cannot_load_says_so_and_retries_itself(client, people, task
     assert client.get("/home").status_code == 200  # and back by itself
 
 
+def test_a_sign_in_that_fails_keeps_no_password_on_the_page(client, people):
+    email = people["client"].email
+    with database_refuses(r"FROM users"):
+        response = client.post("/login", data={"email": email, "password": "a calm walk by the river"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 503 and "Not saved yet" in page
+    assert email in page  # what she typed comes back...
+    assert "a calm walk by the river" not in page and 'name="password"' not in page  # ...but no secret
+
+
 # --- atomicity: a submit and everything it writes, or nothing --------------------------------
 
 @pytest.mark.parametrize("failing", [
