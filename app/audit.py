@@ -8,11 +8,11 @@ from app.extensions import db
 from app.models import AuditEvent, utcnow
 
 
-def record(actor, action: str, subject=None, obj=None) -> AuditEvent:
-    """Add an audit row to the current transaction (the caller commits)."""
+def _fields(actor, action: str, subject=None, obj=None) -> dict:
+    """One audit row's values."""
     if obj is not None and hasattr(obj, "_get_current_object"):
         obj = obj._get_current_object()  # current_user is a proxy: record what it stands for
-    event = AuditEvent(
+    return dict(
         actor_id=getattr(actor, "id", None),
         action=action,
         subject_id=getattr(subject, "id", None),
@@ -20,6 +20,11 @@ def record(actor, action: str, subject=None, obj=None) -> AuditEvent:
         object_id=getattr(obj, "id", None),
         ip=(request.remote_addr or "")[:45] if has_request_context() else None,
     )
+
+
+def record(actor, action: str, subject=None, obj=None) -> AuditEvent:
+    """Add an audit row to the current transaction (the caller commits)."""
+    event = AuditEvent(**_fields(actor, action, subject, obj))
     db.session.add(event)
     return event
 
@@ -34,19 +39,9 @@ def record_reads(actor, subjects_and_objects, action: str) -> None:
     connection: the page's own reads are left alone (no commit expiring what it loaded), and
     the write never upgrades a read transaction (which SQLite refuses under concurrent
     writers)."""
-    rows = []
-    for subject, obj in subjects_and_objects:
-        if getattr(actor, "id", None) == getattr(subject, "id", None):
-            continue
-        if obj is not None and hasattr(obj, "_get_current_object"):
-            obj = obj._get_current_object()
-        rows.append(dict(
-            at=utcnow(), actor_id=getattr(actor, "id", None), action=action,
-            subject_id=getattr(subject, "id", None),
-            object_type=type(obj).__name__ if obj is not None else None,
-            object_id=getattr(obj, "id", None),
-            ip=(request.remote_addr or "")[:45] if has_request_context() else None,
-        ))
+    rows = [dict(_fields(actor, action, subject, obj), at=utcnow())
+            for subject, obj in subjects_and_objects
+            if getattr(actor, "id", None) != getattr(subject, "id", None)]
     if not rows:
         return
     if has_request_context() and request.method not in ("GET", "HEAD"):

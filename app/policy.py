@@ -559,14 +559,20 @@ def get_visible_or_404(model, object_id, user=None, options=()):
     rule = _VISIBILITY.get(model)
     if rule is None:
         raise LookupError(f"no visibility rule for {model.__name__}")
+    obj = _get_or_404(model, object_id, options)
+    if not rule(user, obj):
+        abort(404)
+    return obj
+
+
+def _get_or_404(model, object_id, options=()):
+    """The row with this id, or 404 for an id that is not one (text, zero, beyond the column)."""
     try:
         object_id = int(object_id)
     except (TypeError, ValueError):
         abort(404)
-    if not (0 < object_id <= MAX_ID):
-        abort(404)
-    obj = db.session.get(model, object_id, options=options)
-    if obj is None or not rule(user, obj):
+    obj = db.session.get(model, object_id, options=options) if 0 < object_id <= MAX_ID else None
+    if obj is None:
         abort(404)
     return obj
 
@@ -586,13 +592,7 @@ def get_for_deletion_or_404(model, object_id, user=None):
         from flask_login import current_user
 
         user = current_user
-    try:
-        object_id = int(object_id)
-    except (TypeError, ValueError):
-        abort(404)
-    obj = db.session.get(model, object_id) if 0 < object_id <= MAX_ID else None
-    if obj is None:
-        abort(404)
+    obj = _get_or_404(model, object_id)
     if is_therapist(user) and _DELETION_OWNER[model](user, obj):
         return obj
     abort(403 if _VISIBILITY[model](user, obj) else 404)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import threading
-import time
 from copy import deepcopy
 
 import pytest

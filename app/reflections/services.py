@@ -104,7 +104,8 @@ def submit_reflection(client: User, task: Assignment, answers: list[str], rating
     if task.status == TASK_SUBMITTED and task.reflection is not None:
         return task.reflection, False
     reflection = save_draft(client, task, answers, ratings)
-    problem = _missing_for_submit(_fit_answers(task, answers), ratings)
+    answers = _fit_answers(task, answers)
+    problem = _missing_for_submit(answers, ratings)
     if problem:
         raise problem
     now = utcnow()
@@ -114,7 +115,7 @@ def submit_reflection(client: User, task: Assignment, answers: list[str], rating
         sa.update(Reflection)
         .where(Reflection.id == reflection.id, Reflection.status == REFLECTION_DRAFT)
         .values(status=REFLECTION_SUBMITTED, submitted_at=now, urgent=bool(urgent),
-                answers=_fit_answers(task, answers), resentment=ratings.get("resentment"),
+                answers=answers, resentment=ratings.get("resentment"),
                 closeness=ratings.get("closeness"), stayed_present=ratings.get("stayed_present"),
                 draft_saved_at=now)
         .execution_options(synchronize_session=False)
