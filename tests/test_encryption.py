@@ -1,18 +1,20 @@
 """Encryption at rest: raw rows hold no plain text, the app reads them back, a wrong or missing
 key fails loudly, `flask rotate-key` moves everything to the current key, legacy plain values
-stay readable, and migration 0006 keeps every row through upgrade, downgrade and upgrade."""
+stay readable, and migrations 0006 and 0010 keep every row through upgrade, downgrade and
+upgrade."""
 from __future__ import annotations
 
 import base64
 import json
 import os
 import secrets
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
 
 from app import create_app
+from app.clock import today_for
 from app.crypto import (
     DecryptionError,
     EncryptionConfigError,
@@ -21,18 +23,21 @@ from app.crypto import (
     keyring,
 )
 from app.extensions import db
-from app.models import Addendum, AgendaItem, Feedback, Reflection, SessionNote
+from app.models import Addendum, AgendaItem, Assignment, Feedback, Reflection, SessionNote
 from config import ProductionConfig, TestingConfig, normalise_database_url
 from tests.builders_homework import assign, built_in
 from tests.builders_sessions import linked_pair, record
 from tests.conftest import login, make_client, make_therapist
 
-LISTED = {
+LISTED_BY_0006 = {
     ("reflections", "answers"), ("addenda", "body"), ("feedback", "body"),
     ("private_annotations", "body"), ("session_notes", "body"), ("session_note_revisions", "body"),
     ("clinical_notes", "body"), ("clinical_note_revisions", "body"), ("session_comments", "body"),
     ("agenda_items", "body"),
 }
+# 0010: the therapist's note on a task (a pair exercise's note is copied onto both members' tasks).
+LISTED_BY_0010 = {("assignments", "note")}
+LISTED = LISTED_BY_0006 | LISTED_BY_0010
 # One sentinel per place it is written, with non-ASCII text so the UTF-8 round trip is exercised.
 MARK = "Zebrafish-" + secrets.token_hex(4)
 
@@ -124,8 +129,38 @@ def write_everything_through_the_app(app) -> dict:
         prefix + "body": sentinel("member2"), prefix + "version": "1",
         prefix + "visibility": "pair"}).status_code == 302
     db.session.expire_all()
-    return dict(ruth=ruth, maria=maria, ruth_b=ruth_b, maria_b=maria_b, task=task,
-                reflection=reflection, solo=solo, together=together)
+
+    # The therapist's notes on a task and on a pair exercise, through the assign forms.
+    exercise, due = built_in("choose_battles"), (today_for(maria) + timedelta(days=3)).isoformat()
+    assert ruth_b.post(f"/clients/{maria.id}/assign", data={
+        "exercise_id": exercise.id, "due_date": due, "note": sentinel("task-note"),
+        "repeat": "none", "times": "1"}).status_code == 302
+    assert ruth_b.post(f"/pairs/{pair.id}/assign", data={
+        "exercise_id": exercise.id, "due_date": due,
+        "note": sentinel("pair-note")}).status_code == 302
+    db.session.expire_all()
+    noted = db.session.scalars(sa.select(Assignment).where(Assignment.exercise_id == exercise.id)
+                               .order_by(Assignment.id)).all()
+    assert [t.pair_exercise_id is not None for t in noted] == [False, True, True]
+    return dict(ruth=ruth, maria=maria, elena=elena, ruth_b=ruth_b, maria_b=maria_b,
+                elena_b=browser(app, elena), task=task, reflection=reflection, solo=solo,
+                together=together, note_task=noted[0], pair_tasks=noted[1:])
+
+
+def assert_task_notes_read_back(world) -> None:
+    """The client and the therapist read the notes on the task and on the pair exercise."""
+    note_task, pair_tasks = world["note_task"], world["pair_tasks"]
+    for who in ("maria_b", "ruth_b"):
+        page = world[who].get(f"/tasks/{note_task.id}").get_data(as_text=True)
+        assert sentinel("task-note") in page, who
+    for task in pair_tasks:
+        reader = world["maria_b"] if task.client_id == world["maria"].id else world["elena_b"]
+        for who in (reader, world["ruth_b"]):
+            assert sentinel("pair-note") in who.get(f"/tasks/{task.id}").get_data(as_text=True)
+    db.session.expire_all()
+    notes = db.session.scalars(sa.select(Assignment.note).where(
+        Assignment.id.in_([note_task.id] + [t.id for t in pair_tasks])).order_by(Assignment.id))
+    assert list(notes) == [sentinel("task-note"), sentinel("pair-note"), sentinel("pair-note")]
 
 
 # --- what is encrypted ------------------------------------------------------------------------
@@ -160,6 +195,7 @@ def test_raw_rows_hold_no_plain_text_and_the_app_reads_them_back(app):
     pair_page = world["ruth_b"].get(f"/sessions/{world['together'].id}").get_data(as_text=True)
     assert sentinel("member2") in pair_page
     assert sentinel("agenda") in world["maria_b"].get("/sessions").get_data(as_text=True)
+    assert_task_notes_read_back(world)
     db.session.expire_all()
     reflection = db.session.get(Reflection, world["reflection"].id)
     assert reflection.answers == [sentinel("answer0"), sentinel("answer1"), ""]
@@ -170,6 +206,8 @@ def test_sql_cannot_compare_an_encrypted_column(app):
         sa.select(Feedback.id).where(Feedback.body == "anything")
     with pytest.raises(NotImplementedError, match="encrypted"):
         sa.select(Addendum.id).where(Addendum.body.contains("x"))
+    with pytest.raises(NotImplementedError, match="encrypted"):
+        sa.select(Assignment.id).where(Assignment.note != "")
     sa.select(Feedback.id).where(Feedback.body.is_(None))  # IS NULL still works
 
 
@@ -338,6 +376,7 @@ def test_rotate_key_re_encrypts_everything_under_the_new_key(app):
         ["legacy agenda words"]
     history = world["ruth_b"].get(f"/sessions/{world['solo'].id}/history").get_data(as_text=True)
     assert sentinel("shared1") in history and sentinel("clinical1") in history
+    assert_task_notes_read_back(world)
 
 
 def test_rotate_key_stops_loudly_when_an_old_key_is_missing(app):
@@ -353,7 +392,7 @@ def test_rotate_key_stops_loudly_when_an_old_key_is_missing(app):
     assert raw_values("agenda_items", "body") == before  # nothing was overwritten
 
 
-# --- migration 0006 -----------------------------------------------------------------------------
+# --- migrations 0006 and 0010 --------------------------------------------------------------------
 
 @pytest.fixture
 def scratch_database_url(tmp_path):
@@ -376,14 +415,15 @@ def scratch_database_url(tmp_path):
         admin.dispose()
 
 
-def _insert(conn, table_name: str, rows: list[dict]) -> list[int]:
+def _insert(conn, table_name: str, rows: list[dict], ids: bool = True) -> list[int]:
     """Insert rows with plain SQL into the table as the database has it now (no models: these
-    rows are written at revision 0005); NOT NULL columns not given get a neutral value."""
+    rows are written at an older revision); NOT NULL columns not given get a neutral value.
+    With ids=False the rows go in as one batch and no ids come back."""
     table = sa.Table(table_name, sa.MetaData(), autoload_with=conn)
     now = datetime.now(timezone.utc)
     fillers = [(sa.DateTime, now), (sa.Date, now.date()), (sa.Boolean, False), (sa.JSON, []),
                (sa.Integer, 1), (sa.String, "x")]
-    ids = []
+    filled = []
     for row in rows:
         values = dict(row)
         for column in table.columns:
@@ -391,8 +431,12 @@ def _insert(conn, table_name: str, rows: list[dict]) -> list[int]:
                     or column.server_default is not None:
                 continue
             values[column.name] = next(v for kind, v in fillers if isinstance(column.type, kind))
-        ids.append(conn.execute(table.insert().values(values)).inserted_primary_key[0])
-    return ids
+        filled.append(values)
+    if not ids:
+        conn.execute(table.insert(), filled)
+        return []
+    return [conn.execute(table.insert().values(values)).inserted_primary_key[0]
+            for values in filled]
 
 
 def _populate_at_0005(agenda_items: int) -> dict:
@@ -409,7 +453,8 @@ def _populate_at_0005(agenda_items: int) -> dict:
                                                therapist_id=ruth)])
         for n in range(3):
             [task] = _insert(conn, "assignments", [dict(
-                client_id=maria, therapist_id=ruth, status="submitted", prompts=["One?", "Two?"])])
+                client_id=maria, therapist_id=ruth, status="submitted", prompts=["One?", "Two?"],
+                note=text("assignments", "note", f"task-note{n}"))])
             answers = [sentinel(f"answer{n}"), f"{n} ✓ \"quoted\" \\ {{}}"]
             expected[("reflections", "answers")].append(answers)
             [reflection] = _insert(conn, "reflections", [dict(
@@ -472,6 +517,18 @@ def _reflection_shape() -> tuple:
              for fk in inspector.get_foreign_keys(t)})
 
 
+def _scratch_app(url: str, configured_keys: bool):
+    """An app on a scratch database, with two configured keys or the key derived from
+    SECRET_KEY, and the id of the key that new writes use."""
+    keys = f"{new_key('m2')},{new_key('m1')}" if configured_keys else None
+
+    class ScratchConfig(TestingConfig):
+        SQLALCHEMY_DATABASE_URI = url
+        ENCRYPTION_KEYS = keys
+
+    return create_app(ScratchConfig), ("m2" if configured_keys else derive_key(ScratchConfig.SECRET_KEY)[0])
+
+
 @pytest.mark.parametrize("configured_keys", [False, True], ids=["derived-key", "configured-keys"])
 def test_migration_0006_keeps_every_row_through_upgrade_downgrade_upgrade(scratch_database_url,
                                                                           configured_keys):
@@ -479,14 +536,7 @@ def test_migration_0006_keeps_every_row_through_upgrade_downgrade_upgrade(scratc
 
     from tests.test_schema import _diff
 
-    keys = f"{new_key('m2')},{new_key('m1')}" if configured_keys else None
-
-    class ScratchConfig(TestingConfig):
-        SQLALCHEMY_DATABASE_URI = scratch_database_url
-        ENCRYPTION_KEYS = keys
-
-    scratch = create_app(ScratchConfig)
-    expected_id = "m2" if configured_keys else derive_key(ScratchConfig.SECRET_KEY)[0]
+    scratch, expected_id = _scratch_app(scratch_database_url, configured_keys)
     with scratch.app_context():
         try:
             upgrade(revision="0005")
@@ -500,10 +550,12 @@ def test_migration_0006_keeps_every_row_through_upgrade_downgrade_upgrade(scratc
                 db.session.remove()
                 assert _row_counts() == counts  # nothing cascaded away with the rebuilt table
                 assert _reflection_shape() == shape
-                for table, column in LISTED:
+                for table, column in LISTED_BY_0006:
                     raw = raw_values(table, column)
                     assert all(v.startswith(f"enc:v1:{expected_id}:") for v in raw), (table, column)
                     assert not any(MARK in v or "quoted" in v for v in raw), (table, column)
+                # Task notes are still plain at 0006 (0010 encrypts them) and read as they are.
+                assert raw_values("assignments", "note") == expected[("assignments", "note")]
                 assert _read_through_models() == expected
 
                 downgrade(revision="0005")
@@ -523,10 +575,80 @@ def test_migration_0006_keeps_every_row_through_upgrade_downgrade_upgrade(scratc
             db.session.remove()
             assert _diff(db.engine) == []
             assert _row_counts()["agenda_items"] == 1201
+            for table, column in LISTED:
+                raw = raw_values(table, column)
+                assert all(v.startswith(f"enc:v1:{expected_id}:") for v in raw), (table, column)
             assert _read_through_models() == expected
             if db.engine.dialect.name == "sqlite":
                 with db.engine.connect() as conn:  # the pooled connection got its foreign keys back
                     assert conn.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def _populate_at_0009(tasks: int) -> list[str]:
+    """Tasks with the therapist's notes, written as plain text at 0009: one client's own tasks
+    (more than one of 0010's batches of 500, some without a note) and a pair exercise's two
+    tasks; returns the notes in task id order."""
+    with db.engine.begin() as conn:
+        [ruth] = _insert(conn, "users", [dict(email="ruth@example.org", role="therapist")])
+        maria, elena = _insert(conn, "users", [
+            dict(email=f"{name}@example.org", role="client", therapist_id=ruth)
+            for name in ("maria", "elena")])
+        notes = [sentinel(f"note{n}") if n % 4 else "" for n in range(tasks)]
+        _insert(conn, "assignments", [dict(client_id=maria, therapist_id=ruth, status="open",
+                                           note=note) for note in notes], ids=False)
+        [pair] = _insert(conn, "pairs", [dict(therapist_id=ruth)])
+        _insert(conn, "pair_members", [dict(pair_id=pair, user_id=maria, label="mother"),
+                                       dict(pair_id=pair, user_id=elena, label="daughter")])
+        [pair_exercise] = _insert(conn, "pair_exercises", [dict(pair_id=pair, therapist_id=ruth)])
+        pair_note = sentinel("pair-note") + "\n\"quoted\" \\ {}"
+        _insert(conn, "assignments", [dict(client_id=member, therapist_id=ruth, status="open",
+                                           note=pair_note, pair_exercise_id=pair_exercise)
+                                      for member in (maria, elena)])
+    return notes + [pair_note, pair_note]
+
+
+@pytest.mark.parametrize("configured_keys", [False, True], ids=["derived-key", "configured-keys"])
+def test_migration_0010_encrypts_task_notes_through_upgrade_downgrade_upgrade(
+        scratch_database_url, configured_keys):
+    from flask_migrate import downgrade, upgrade
+
+    from tests.test_schema import _diff
+
+    scratch, expected_id = _scratch_app(scratch_database_url, configured_keys)
+    with scratch.app_context():
+        try:
+            upgrade(revision="0009")
+            notes = _populate_at_0009(tasks=1001)  # more than two batches of 500
+            counts = _row_counts()
+            assert raw_values("assignments", "note") == notes
+
+            for _ in range(2):
+                upgrade(revision="0010")
+                db.session.remove()
+                assert _row_counts() == counts
+                raw = raw_values("assignments", "note")
+                assert len(raw) == len(notes)
+                assert all(v.startswith(f"enc:v1:{expected_id}:") for v in raw)  # "" too
+                assert not any(MARK in v or "quoted" in v for v in raw)
+                db.session.expire_all()
+                assert list(db.session.scalars(
+                    sa.select(Assignment.note).order_by(Assignment.id))) == notes
+                db.session.remove()
+
+                downgrade(revision="0009")
+                db.session.remove()
+                assert _row_counts() == counts
+                assert raw_values("assignments", "note") == notes  # plain text again
+
+            upgrade()
+            db.session.remove()
+            assert _diff(db.engine) == []
+            assert all(v.startswith(f"enc:v1:{expected_id}:")
+                       for v in raw_values("assignments", "note"))
+            assert _read_through_models()[("assignments", "note")] == notes
         finally:
             db.session.remove()
             db.engine.dispose()

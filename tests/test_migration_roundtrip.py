@@ -35,7 +35,8 @@ UNFILLABLE_TABLES: dict[str, str] = {}
 # Always allowed, for every revision: the tables and the columns that its own upgrade created
 # (they cannot outlive it). The walk proves that this is all that went: upgrading the revision
 # again must bring back exactly the same tables and columns, and every row the downgrade kept.
-# For 0001-0008 that is: 0008 assignments' and reflections' deleted_at and deleted_by_id (rows
+# For 0001-0010 that is: 0010 nothing (it decrypts assignments.note, compared as plaintext);
+# 0009 only indexes; 0008 assignments' and reflections' deleted_at and deleted_by_id (rows
 # in the bin become visible again, none is lost); 0007 recovery_codes and users.totp_secret, totp_enabled_at,
 # totp_last_step, failed_logins, locked_until; 0006 nothing (it decrypts every encrypted column
 # and turns reflections.answers back into JSON, which the comparison sees through: values are
@@ -205,7 +206,7 @@ def populate() -> None:
     annotate(t, w["reflection"], f"PRIVATE-ANNOTATION {awkward}")
     add_addendum(c, w["reflection"], f"An addendum: {awkward}")
 
-    second = submit(p, assign(t, p, due=2), [awkward])
+    second = submit(p, assign(t, p, due=2, note=f"A note from the therapist: {awkward}"), [awkward])
     give_feedback(t, second, "Thank you.", mark_reviewed=True)
 
     session = sessions.record_session(t, c, w["session"].starts_at.date() + timedelta(days=7),

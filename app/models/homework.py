@@ -87,7 +87,8 @@ class Assignment(db.Model):
     instructions: Mapped[str] = mapped_column(sa.Text)
     prompts: Mapped[list] = mapped_column(sa.JSON)
     sharing: Mapped[str] = mapped_column(sa.String(20))
-    note: Mapped[str] = mapped_column(sa.Text, default="")
+    # The therapist's note to her (on a pair exercise, the same note on each member's task).
+    note: Mapped[str] = mapped_column(EncryptedText(), default="")
     due_date: Mapped[date] = mapped_column(sa.Date)
     series_key: Mapped[str | None] = mapped_column(sa.String(32), index=True)
     occurrence: Mapped[int] = mapped_column(default=1)
