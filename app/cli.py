@@ -44,7 +44,7 @@ def create_therapist(email, name, password):
                         timezone=current_app.config["PRACTICE_TIMEZONE"],
                         password_hash=passwords.hash_password(password)))
     db.session.commit()
-    click.echo(f"Therapist {name.strip()} <{email}> created. She can sign in at /login.")
+    click.echo(f"Therapist {name.strip()} <{email}> created. Sign-in is at /login.")
 
 
 @click.command("seed-demo")

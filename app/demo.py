@@ -21,6 +21,7 @@ from app.models import (
     Assignment,
     Exercise,
     Feedback,
+    Notification,
     Pair,
     PairExercise,
     PairMember,
@@ -46,20 +47,22 @@ class DemoPerson:
     therapist: str | None = None
     partner: str | None = None
     label: str = ""
+    pronouns: str = ""  # as each chose on her account page; Priya chose none (pages use her name)
 
 
 DEMO_PEOPLE = [
-    DemoPerson("ruth.alder@example.com", "Ruth Alder", ROLE_THERAPIST),
+    DemoPerson("ruth.alder@example.com", "Ruth Alder", ROLE_THERAPIST, pronouns="she"),
     DemoPerson("maria.lopez@example.com", "Maria Lopez", ROLE_CLIENT,
-               "ruth.alder@example.com", "elena.lopez@example.com", "mother"),
+               "ruth.alder@example.com", "elena.lopez@example.com", "mother", "she"),
     DemoPerson("elena.lopez@example.com", "Elena Lopez", ROLE_CLIENT,
-               "ruth.alder@example.com", "maria.lopez@example.com", "daughter"),
-    DemoPerson("jonah.price@example.com", "Jonah Price", ROLE_CLIENT, "ruth.alder@example.com"),
-    DemoPerson("sam.okafor@example.com", "Sam Okafor", ROLE_THERAPIST),
+               "ruth.alder@example.com", "maria.lopez@example.com", "daughter", "she"),
+    DemoPerson("jonah.price@example.com", "Jonah Price", ROLE_CLIENT, "ruth.alder@example.com",
+               pronouns="he"),
+    DemoPerson("sam.okafor@example.com", "Sam Okafor", ROLE_THERAPIST, pronouns="he"),
     DemoPerson("helen.brooks@example.com", "Helen Brooks", ROLE_CLIENT,
-               "sam.okafor@example.com", "clara.brooks@example.com", "mother"),
+               "sam.okafor@example.com", "clara.brooks@example.com", "mother", "she"),
     DemoPerson("clara.brooks@example.com", "Clara Brooks", ROLE_CLIENT,
-               "sam.okafor@example.com", "helen.brooks@example.com", "daughter"),
+               "sam.okafor@example.com", "helen.brooks@example.com", "daughter", "they"),
     DemoPerson("priya.nair@example.com", "Priya Nair", ROLE_CLIENT, "sam.okafor@example.com"),
 ]
 
@@ -92,6 +95,7 @@ def seed_demo() -> int:
             therapist_id=therapist.id if therapist else None,
             password_hash=password_hash, email_notifications=person.role == ROLE_THERAPIST,
             totp_secret=secret, totp_enabled_at=utcnow() if secret else None,
+            pronouns=person.pronouns,
         )
         db.session.add(user)
         db.session.flush()
@@ -169,6 +173,9 @@ def seed_homework(client: User, today: date) -> None:
                             created_at=now - timedelta(days=10)))
     reflection.last_feedback_at = now - timedelta(days=10)
     reflection.reviewed_at = now - timedelta(days=10)
+    # announced as real feedback is, so that home and Notifications tell the same story
+    db.session.add(Notification(user_id=client.id, kind="new_feedback", link=f"/tasks/{done.id}",
+                                created_at=now - timedelta(days=10)))
 
     done2 = _demo_task(client, library["stay_present"], today - timedelta(days=5), TASK_SUBMITTED)
     _demo_reflection(done2, client, 4, resentment=5, closeness=6, present="yes")

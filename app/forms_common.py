@@ -1,8 +1,35 @@
 """Small pieces shared by the forms of several features (shape only, never meaning)."""
 import re
 
-from wtforms import PasswordField
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
+
+
+class AppForm(FlaskForm):
+    """The base of every form: its hidden CSRF token renders without an id, since a page that
+    holds several forms would otherwise repeat id="csrf_token" (invalid HTML; no label needs it)."""
+
+    class Meta:
+        def render_field(self, field, render_kw):
+            if field.type == "CSRFTokenField":
+                render_kw = {"id": False, **render_kw}
+            return super().render_field(field, render_kw)
+
+
+CHOOSE = "Choose…"
+
+
+def choose_first(choices: list[SelectChoice]) -> list[SelectChoice]:
+    """The choices of a required select, after an empty "Choose…" option (HTML asks a required
+    select to start with one): nothing is picked for the person, and leaving it is an error."""
+    return [SelectChoice("", CHOOSE), *choices]
+
+
+def int_or_none(value) -> int | None:
+    """`coerce` for an id select that starts with the empty "Choose…" option."""
+    return None if value in ("", None) else int(value)
+
 
 EMAIL_MAX = 254
 NAME_MAX = 120

@@ -62,6 +62,13 @@ def can_view_client(user, client: User) -> bool:
     return is_therapist(user) and client.therapist_id == user.id
 
 
+def can_export_psychotherapy_notes(user, client: User) -> bool:
+    """Psychotherapy notes (clinical notes, private annotations) are kept apart from the record:
+    only her own therapist may add them to an export, and only when she chooses to. A client's
+    own export never holds them."""
+    return is_therapist(user) and can_view_client(user, client)
+
+
 def visible_clients(user) -> sa.Select:
     """The clients this user may see, as a SELECT to filter, order or page further."""
     query = sa.select(User).where(User.role == ROLE_CLIENT)
@@ -365,9 +372,9 @@ def reveal_waiting(reflection: Reflection) -> bool:
     return False
 
 
-def partner_can_read(user, reflection: Reflection) -> bool:
-    """Her linked partner reads a reflection only if it was sent, is of a shareable family,
-    is shared now, and (reveal together) both have sent theirs. Never once the pair ended."""
+def _shared_with_reader(user, reflection: Reflection) -> bool:
+    """The reflection was sent, is of a shareable family, and its author shares it now with
+    this reader, her linked pair member (a share from before this link never counts)."""
     if not is_client(user) or reflection is None or user.id == reflection.author_id:
         return False
     if (reflection.status != REFLECTION_SUBMITTED or reflection.shared_at is None
@@ -375,9 +382,19 @@ def partner_can_read(user, reflection: Reflection) -> bool:
             or reflection.assignment.sharing == SHARING_NEVER):
         return False
     pair = _linked_partners(user.id, reflection.author_id)
-    if pair is None or reflection.shared_at < pair.linked_since:
-        return False  # a share from before this link (or a race with leaving) never counts
-    return not reveal_waiting(reflection)
+    return pair is not None and reflection.shared_at >= pair.linked_since
+
+
+def partner_can_read(user, reflection: Reflection) -> bool:
+    """Her linked partner reads a reflection only if it was sent, is of a shareable family,
+    is shared now, and (reveal together) both have sent theirs. Never once the pair ended."""
+    return _shared_with_reader(user, reflection) and not reveal_waiting(reflection)
+
+
+def reveal_waits_for_reader(user, reflection: Reflection) -> bool:
+    """Shared with her, on a reveal-together exercise that waits only for her own reflection:
+    it is her turn ("send yours to read it")."""
+    return _shared_with_reader(user, reflection) and reveal_waiting(reflection)
 
 
 def shared_with(user) -> sa.Select:
@@ -626,6 +643,8 @@ JINJA_GLOBALS = {
     "can_share_reflection": can_share_reflection,
     "can_withdraw_share": can_withdraw_share,
     "partner_can_read": partner_can_read,
+    "reveal_waits_for_reader": reveal_waits_for_reader,
+    "reveal_waiting": reveal_waiting,
     "can_edit_exercise": can_edit_exercise,
     "can_duplicate_exercise": can_duplicate_exercise,
     "can_assign_to": can_assign_to,
@@ -644,6 +663,7 @@ JINJA_GLOBALS = {
     "can_add_addendum": can_add_addendum,
     "can_mark_urgent": can_mark_urgent,
     "can_view_client": can_view_client,
+    "can_export_psychotherapy_notes": can_export_psychotherapy_notes,
     "can_view_audit_of": can_view_audit_of,
     "can_view_own_activity": can_view_own_activity,
     "can_invite_clients": can_invite_clients,

@@ -1,5 +1,5 @@
 """Jinja filters and globals: time in the reader's zone, paragraphs, the policy functions."""
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from flask import Flask
@@ -22,12 +22,34 @@ def localtime(value: datetime | None, fmt: str = "%-d %b %Y, %H:%M") -> str:
     return value.astimezone(user_zone()).strftime(fmt)
 
 
+def isotime(value: datetime | None) -> str:
+    """A time for a <time datetime> attribute: UTC in ISO 8601 to the second (HTML accepts at
+    most three digits of a fraction, so the microseconds are dropped)."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:  # a stored UTC time without its offset
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def localdate(value: date | datetime | None, fmt: str = "%a %-d %b %Y") -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
         value = value.astimezone(user_zone())
     return value.strftime(fmt)
+
+
+def from_iso(value: str | None, fmt: str = "%-d %b %Y, %H:%M") -> str:
+    """An ISO 8601 time (as an export stores it) shown as people read it, in the reader's zone."""
+    if not value:
+        return ""
+    if "T" not in value:  # a calendar date (a due date): the same day in every zone
+        return date.fromisoformat(value).strftime(fmt)
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:  # a stored UTC time without its offset
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return localtime(parsed, fmt)
 
 
 def paragraphs(text: str | None) -> Markup:
@@ -43,7 +65,9 @@ def paragraphs(text: str | None) -> Markup:
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["localdate"] = localdate
+    app.jinja_env.filters["isotime"] = isotime
     app.jinja_env.filters["paragraphs"] = paragraphs
+    app.jinja_env.filters["from_iso"] = from_iso
     app.jinja_env.globals.update(policy.JINJA_GLOBALS)
     app.jinja_env.globals["family_name"] = family_name
 

@@ -119,7 +119,9 @@ def test_dashboard_shows_urgent_and_overdue_as_badges(app, caseload):
 
 @pytest.mark.parametrize("sort, expected", [
     ("name", ["alice", "beth", "cara", "dana"]),
-    ("activity", ["beth", "cara", "alice", "dana"]),  # most recent first; never active last
+    # most recent first; never active last. Cara's draft of a day ago is not activity her
+    # therapist sees (a draft is its author's alone): her last is the reflection of six days ago.
+    ("activity", ["beth", "alice", "cara", "dana"]),
     ("overdue", ["alice", "beth", "cara", "dana"]),  # most overdue first, then by name
     ("unreviewed", ["beth", "cara", "alice", "dana"]),  # urgent first, then most waiting
     ("nonsense", ["alice", "beth", "cara", "dana"]),  # an unknown sort falls back to name

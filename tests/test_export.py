@@ -151,7 +151,7 @@ def test_client_json_export_holds_her_whole_record(app, record):
 def test_therapist_json_export_adds_her_private_notes_and_nothing_of_anyone_else(app, record):
     ruth, maria = record["ruth"], record["maria"]
     before = exports(ruth)
-    data = download(signed_in(app, ruth), f"/clients/{maria.id}/export.json")
+    data = download(signed_in(app, ruth), f"/clients/{maria.id}/export.json?private_notes=1")
     assert exports(ruth) == before + 1
     event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "record_exported")
                                .order_by(AuditEvent.id.desc())).first()
@@ -198,7 +198,7 @@ def test_printable_page_shows_the_same(app, record):
 def test_therapist_printable_page_adds_private_notes(app, record):
     ruth, maria = record["ruth"], record["maria"]
     before = exports(ruth)
-    response = signed_in(app, ruth).get(f"/clients/{maria.id}/export")
+    response = signed_in(app, ruth).get(f"/clients/{maria.id}/export?private_notes=1")
     assert response.status_code == 200
     assert exports(ruth) == before + 1
     page = text_of(response)
@@ -206,7 +206,69 @@ def test_therapist_printable_page_adds_private_notes(app, record):
         assert sentinel in page, sentinel
     for sentinel in OTHERS:
         assert sentinel not in page, sentinel
-    assert "includes the therapist's private notes" in page
+    assert "This export includes your private notes" in page
+    assert f'href="/clients/{maria.id}/export.json?private_notes=1"' in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("url", ["/clients/{id}/export.json", "/clients/{id}/export"])
+def test_therapist_export_leaves_out_psychotherapy_notes_unless_she_asks(app, record, url):
+    """Psychotherapy notes are kept apart from the record (45 CFR 164.501): the plain export of
+    a record holds none of them; only asking for them adds them."""
+    ruth, maria = record["ruth"], record["maria"]
+    response = signed_in(app, ruth).get(url.format(id=maria.id))
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    for sentinel in HERS:
+        assert sentinel in body, sentinel
+    for sentinel in PRIVATE + OTHERS:
+        assert sentinel not in body, sentinel
+    if url.endswith(".json"):
+        data = json.loads(body)
+        assert data["includes_therapist_private_notes"] is False
+        assert "private_annotations" not in task_titled(data, "C-TASK-TITLE")["reflection"]
+    else:
+        assert "Include my private notes" in text_of(response)
+
+
+def test_a_client_cannot_ask_for_psychotherapy_notes(app, record):
+    browser = signed_in(app, record["maria"])
+    for url in ("/export.json?private_notes=1", "/export?private_notes=1"):
+        body = browser.get(url).get_data(as_text=True)
+        for sentinel in PRIVATE:
+            assert sentinel not in body, (url, sentinel)
+
+
+def test_her_therapist_export_never_holds_her_drafts(app, record):
+    """A draft is its author's alone: in her own export, never in her therapist's."""
+    maria, ruth = record["maria"], record["ruth"]
+    reflection_services.save_draft(maria, record["open_task"], ["DRAFT-MARKER"], {})
+    mine = json.dumps(download(signed_in(app, maria), "/export.json"))
+    assert "DRAFT-MARKER" in mine
+    therapist = signed_in(app, ruth)
+    for url in (f"/clients/{maria.id}/export.json", f"/clients/{maria.id}/export",
+                f"/clients/{maria.id}/export.json?private_notes=1"):
+        body = therapist.get(url).get_data(as_text=True)
+        assert "DRAFT-MARKER" not in body, url
+        assert "draft_saved_at" not in body, url
+
+
+def test_printable_export_shows_dates_as_people_read_them(app, record):
+    """No raw timestamps: dates in the reader's zone; the JSON keeps ISO 8601."""
+    import re
+
+    ruth, maria = record["ruth"], record["maria"]
+    ruth.timezone = "America/New_York"
+    db.session.commit()
+    page = text_of(signed_in(app, ruth).get(f"/clients/{maria.id}/export"))
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", page), "a raw ISO timestamp on the page"
+    assert not re.search(r"\+00:00", page)
+    data = download(signed_in(app, ruth), f"/clients/{maria.id}/export.json")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT.*\+00:00", data["exported_at"])
+    # a due date is a calendar day: the same day in New York as in the JSON
+    due = task_titled(data, "C-TASK-TITLE")["due_date"]
+    from datetime import date
+
+    assert date.fromisoformat(due).strftime("%a %-d %b %Y") in page
 
 
 @pytest.mark.parametrize("url", ["/clients/{id}/export.json", "/clients/{id}/export"])
@@ -268,7 +330,7 @@ def test_closing_signs_her_out_at_once_and_keeps_the_record(app, record):
     therapist_browser = signed_in(app, ruth)
     page = therapist_browser.get(f"/clients/{maria.id}").get_data(as_text=True)
     assert "closed" in page and "Close the account" not in page
-    data = download(therapist_browser, f"/clients/{maria.id}/export.json")
+    data = download(therapist_browser, f"/clients/{maria.id}/export.json?private_notes=1")
     assert data["client"]["closed_at"] is not None
     raw = json.dumps(data)
     for sentinel in HERS + PRIVATE:

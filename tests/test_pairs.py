@@ -91,7 +91,7 @@ def test_the_link_takes_effect_only_when_both_have_accepted(app, linked_pending)
     [pair] = pair_rows()
     assert pair.member_for(c["maria"].id).accepted_at is not None and not pair.is_active
     # Accepted by one only: she waits, the other is still asked, nothing can be given to both.
-    assert "waiting for her to accept" in text_of(maria.get("/home"))
+    assert f"waiting for {c['anna'].name} to accept" in text_of(maria.get("/home"))
     assert "proposes linking you with" in text_of(anna.get("/home"))
     assert "not linked with anyone" in text_of(maria.get("/shared"))
     # Her answer is given once.
@@ -330,7 +330,9 @@ def test_assigning_to_a_pair_gives_each_member_her_own_task(app, linked):
         task = next(t for t in tasks if t.client_id == c[who].id)
         page = text_of(signed_in(app, c[who]).get(f"/tasks/{task.id}"))
         assert exercise.title in page and form["note"] in page
-        assert "Waiting for your partner" in page  # reveal together: nothing of hers yet
+        # reveal together, nobody has sent: nothing of the other's yet, and no false "waiting"
+        assert "has not shared a reflection on this exercise with you" in page
+        assert "Your turn" not in page
     # Without the box ticked, reveal together is off.
     ruth.post(f"/pairs/{pair.id}/assign", data=_assign_form(exercise, reveal_together=False))
     db.session.expire_all()
@@ -532,16 +534,16 @@ def test_reveal_together_waits_for_both_then_shows_each_the_others_words(app, li
     db.session.expire_all()
     maria_reflection = db.session.get(Assignment, maria_task.id).reflection
     response = maria.post(f"/reflections/{maria_reflection.id}/share", follow_redirects=True)
-    assert "she sees it once you have both sent yours" in text_of(response)
+    assert f"{c['anna'].name} reads it once you have both sent yours" in text_of(response)
 
     # Anna has not sent hers: she sees that something waits, and nothing of it.
     page = text_of(anna.get(f"/tasks/{anna_task.id}"))
-    assert "Waiting for your partner" in page and "MARIA-REVEAL-1" not in page
+    assert "Your turn." in page and "MARIA-REVEAL-1" not in page
     shared = text_of(anna.get("/shared"))
-    assert "waiting for your partner" in shared and pe.title in shared
+    assert "your turn" in shared and pe.title in shared
     assert "MARIA-REVEAL-1" not in shared
     assert anna.get(f"/reflections/{maria_reflection.id}").status_code == 404
-    assert "Waiting for your partner" in text_of(maria.get(f"/tasks/{maria_task.id}"))
+    assert "You have sent yours." in text_of(maria.get(f"/tasks/{maria_task.id}"))
     assert audit_count("read_partner_reflection") == 0
 
     # A draft is not "sent": still waiting.

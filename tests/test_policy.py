@@ -32,6 +32,10 @@ MATRIX = [
     # (rule, object key, expected per actor)
     ("can_view_client", "client", row(client=True, same_therapist_client=False, therapist=True,
                                       other_therapist=False, other_client=False, anonymous=False)),
+    # Psychotherapy notes in an export: her own therapist only, never the client herself.
+    ("can_export_psychotherapy_notes", "client", row(client=False, same_therapist_client=False,
+                                                     therapist=True, other_therapist=False,
+                                                     other_client=False, anonymous=False)),
     ("can_manage_invitation", "invitation", row(client=False, same_therapist_client=False, therapist=True,
                                                 other_therapist=False, other_client=False, anonymous=False)),
     ("can_view_exercise", "built_in", row(client=False, same_therapist_client=False, therapist=True,

@@ -100,6 +100,21 @@ def test_resentment_trend(points, expected):
     assert resentment_trend(points, NOW) == expected
 
 
+@pytest.mark.parametrize("points, expected", [
+    # every rating in the last two weeks (she writes often): her earlier ones against her later
+    ([(_at(d), v) for d, v in ((13, 8), (11, 8), (9, 7), (7, 6), (5, 5), (3, 4), (1, 4))], "falling"),
+    ([(_at(12), 3), (_at(6), 5), (_at(1), 6)], "rising"),
+    ([(_at(12), 5), (_at(6), 9), (_at(1), 5)], "steady"),  # the middle one belongs to neither
+    # all of them in the two weeks before: the same
+    ([(_at(27), 7), (_at(22), 5), (_at(15), 3), (_at(15), 3)], "falling"),
+    # still too little: two ratings, or only a third outside the four weeks
+    ([(_at(40), 1), (_at(3), 2), (_at(1), 9)], None),
+])
+def test_resentment_trend_when_every_rating_is_on_one_side(points, expected):
+    """Issue 14, defect 8: a client with seven or more ratings had 'too little data'."""
+    assert resentment_trend(points, NOW) == expected
+
+
 def test_resentment_trend_ignores_missing_ratings_inside_the_window():
     points = [(_at(20), 8), (_at(19), None), (_at(3), None), (_at(2), 3)]
     assert resentment_trend(points, NOW) == "falling"

@@ -167,6 +167,7 @@ ROUTES.update({
                                   therapist=200, other_therapist=404)),
     "sessions.save_shared_note": ("POST", "/sessions/{session}/shared-note", THERAPIST_REVIEWS),
     "sessions.save_clinical_note": ("POST", "/sessions/{session}/clinical-note", THERAPIST_REVIEWS),
+    "sessions.save_notes": ("POST", "/sessions/{session}/notes", THERAPIST_REVIEWS),
     "sessions.history": ("GET", "/sessions/{session}/history",
                          expect(client=200, same_therapist_client=404, other_client=404, therapist=200,
                                 other_therapist=404)),

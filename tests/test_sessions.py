@@ -757,7 +757,7 @@ def test_session_prep_shows_everything_since_the_last_session(practice, client, 
     response = client.get(f"/clients/{maria.id}/prep")
     assert response.status_code == 200
     page = text_of(response)
-    assert "Everything since her last session on" in page
+    assert f"Everything since {maria.name.split()[0]}&#39;s last session on" in page
     assert "TASK-BEFORE-LAST-SESSION" not in page
     assert "Reflections <span class=\"count\">2</span>" in page
     reflections = page.split('id="reflections-heading"', 1)[1].split("</section>", 1)[0]
@@ -851,8 +851,18 @@ def test_the_note_forms_carry_their_csrf_tokens(practice, csrf_app):
     assert shared_of(session.id).body == "Merged."
     assert browser.post(f"/sessions/{session.id}/clinical-note", data={
         "clinical-body": "Clinical.", "clinical-version": "0",
-        "clinical-csrf_token": hidden_value(page, "clinical-csrf_token")}).status_code == 302
+        "clinical-csrf_token": token}).status_code == 302
     assert clinical_of(session.id).body == "Clinical."
+    # the page's one form (both notes and the agenda) is refused without its token, saved with it
+    page = text_of(browser.get(f"/sessions/{session.id}"))
+    assert f'action="/sessions/{session.id}/notes"' in page
+    both = {"body": "Both, shared.", "version": hidden_value(page, "version"),
+            "clinical-body": "Both, clinical.", "clinical-version": hidden_value(page, "clinical-version")}
+    assert browser.post(f"/sessions/{session.id}/notes", data=both).status_code in (400, 403)
+    assert (shared_of(session.id).body, clinical_of(session.id).body) == ("Merged.", "Clinical.")
+    assert browser.post(f"/sessions/{session.id}/notes",
+                        data={**both, "csrf_token": csrf_token_from(page)}).status_code == 302
+    assert (shared_of(session.id).body, clinical_of(session.id).body) == ("Both, shared.", "Both, clinical.")
 
 
 def test_a_note_over_the_limit_is_refused(practice, client):

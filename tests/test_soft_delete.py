@@ -195,7 +195,7 @@ def test_restoring_a_task_brings_everything_back_exactly(app, world):
     before = _snapshot(reflection.id)
     therapist, _ = _delete_task(app, world)
     html = page(therapist, "/deleted")
-    assert task.title in html and world["client"].name in html and "and her reflection" in html
+    assert task.title in html and world["client"].name in html and "and its reflection" in html
     response = therapist.post(f"/tasks/{task.id}/restore", follow_redirects=True)
     assert "restored" in flashed(response)
     assert _snapshot(reflection.id) == before

@@ -17,6 +17,7 @@ from werkzeug.exceptions import Forbidden
 from app import audit, policy
 from app.extensions import db
 from app.models import DELETED_DAYS, Assignment, AuditEvent, Reflection, User, utcnow
+from app.notifications.services import retract_share_notices
 
 
 class DeletionError(Exception):
@@ -48,6 +49,8 @@ def delete_task(therapist: User, task: Assignment) -> bool:
         sa.update(Reflection).where(Reflection.assignment_id == task.id, Reflection.deleted_at.is_(None))
         .values(deleted_at=now, deleted_by_id=therapist.id).execution_options(synchronize_session=False)
     )
+    retract_share_notices(reflection_ids=list(db.session.scalars(
+        sa.select(Reflection.id).where(Reflection.assignment_id == task.id))))
     audit.record(therapist, "task_deleted", task.client, task)
     db.session.commit()
     db.session.expire_all()
@@ -75,9 +78,11 @@ def restore_task(therapist: User, task: Assignment) -> bool:
     if won != 1:
         db.session.rollback()
         return False
+    # A restored reflection comes back unshared: sharing is its author's choice, to make again.
     db.session.execute(
         sa.update(Reflection).where(Reflection.assignment_id == task.id, Reflection.deleted_at == deleted_at)
-        .values(deleted_at=None, deleted_by_id=None).execution_options(synchronize_session=False)
+        .values(deleted_at=None, deleted_by_id=None, shared_at=None)
+        .execution_options(synchronize_session=False)
     )
     audit.record(therapist, "task_restored", task.client, task)
     db.session.commit()
@@ -101,6 +106,7 @@ def delete_reflection(therapist: User, reflection: Reflection) -> bool:
     if won != 1:
         db.session.rollback()
         return False
+    retract_share_notices(reflection_ids=[reflection.id])
     audit.record(therapist, "reflection_deleted", reflection.author, reflection)
     db.session.commit()
     db.session.expire_all()
@@ -125,7 +131,8 @@ def restore_reflection(therapist: User, reflection: Reflection) -> bool:
     won = db.session.execute(
         sa.update(Reflection).where(Reflection.id == reflection.id,
                                     Reflection.deleted_at == reflection.deleted_at)
-        .values(deleted_at=None, deleted_by_id=None).execution_options(synchronize_session=False)
+        .values(deleted_at=None, deleted_by_id=None, shared_at=None)  # unshared: hers to share again
+        .execution_options(synchronize_session=False)
     ).rowcount
     if won != 1:
         db.session.rollback()

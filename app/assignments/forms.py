@@ -1,5 +1,4 @@
 """Forms for assigning an exercise and managing a task."""
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     IntegerField,
@@ -16,19 +15,19 @@ from wtforms.validators import (
     Optional,
 )
 
-from app.forms_common import clean_text
+from app.forms_common import AppForm, clean_text, int_or_none
 
 REPEAT_CHOICES = [SelectChoice("none", "Once"), SelectChoice("daily", "Every day"),
                   SelectChoice("weekly", "Every week")]
 MAX_OCCURRENCES = 12
 
 
-class AssignForm(FlaskForm):
-    exercise_id = SelectField("Exercise", coerce=int, validators=[InputRequired()])
+class AssignForm(AppForm):
+    exercise_id = SelectField("Exercise", coerce=int_or_none, validators=[InputRequired()])
     due_date = DateField("Due date", validators=[DataRequired(message="Choose a due date.")])
     note = TextAreaField(
         "A personal note (optional)", filters=[clean_text], validators=[Optional(), Length(max=2000)],
-        description="She sees it above the exercise.", render_kw={"rows": 3},
+        description="Your client sees it above the exercise.", render_kw={"rows": 3},
     )
     repeat = SelectField("Repeat", choices=REPEAT_CHOICES, default="none")
     times = IntegerField(
@@ -41,10 +40,10 @@ class AssignForm(FlaskForm):
     submit = SubmitField("Assign")
 
 
-class DueDateForm(FlaskForm):
+class DueDateForm(AppForm):
     due_date = DateField("New due date", validators=[DataRequired(message="Choose a due date.")])
     submit = SubmitField("Change due date")
 
 
-class TaskActionForm(FlaskForm):
+class TaskActionForm(AppForm):
     """Cancel and reopen are POSTs that need only the CSRF token."""

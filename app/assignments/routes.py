@@ -9,6 +9,7 @@ from app.assignments.forms import AssignForm, DueDateForm, TaskActionForm
 from app.clock import today_for
 from app.exercises.families import family_name
 from app.exercises.services import assignable_exercises
+from app.forms_common import choose_first
 from app.models import DELETED_DAYS, Assignment, Exercise, Reflection, User
 
 
@@ -23,8 +24,8 @@ def assign(client_id):
         abort(403)
     form = AssignForm()
     exercises = assignable_exercises(current_user)
-    form.exercise_id.choices = [SelectChoice(e.id, e.title, optgroup=family_name(e.family))
-                                for e in exercises]
+    form.exercise_id.choices = choose_first([SelectChoice(e.id, e.title, optgroup=family_name(e.family))
+                                             for e in exercises])
     today = today_for(client)  # a due date is a day on her calendar, not the therapist's
     if form.due_date.data is None and not form.is_submitted():
         form.due_date.data = today
@@ -82,7 +83,7 @@ def cancel(task_id):
         except services.AssignmentError as exc:
             flash(str(exc), "error")
         else:
-            flash("Task cancelled. If she had started writing, her draft is kept.", "success")
+            flash("Task cancelled. Anything already written on it is kept for its author.", "success")
     return redirect(url_for("reflections.task", task_id=task.id))
 
 

@@ -1,12 +1,12 @@
 """Forms for signing in and managing one's password."""
-from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, Length
+from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length, Optional
 
-from app.forms_common import EMAIL_MAX, PASSWORD_MAX, new_password_fields
+from app.forms_common import EMAIL_MAX, PASSWORD_MAX, AppForm, new_password_fields
+from app.models.accounts import PRONOUNS
 
 
-class LoginForm(FlaskForm):
+class LoginForm(AppForm):
     email = StringField(
         "Email", validators=[DataRequired(), Length(max=EMAIL_MAX)],
         render_kw={"autocomplete": "username", "inputmode": "email", "autofocus": True},
@@ -22,11 +22,11 @@ class LoginForm(FlaskForm):
     submit = SubmitField("Sign in")
 
 
-class LogoutForm(FlaskForm):
+class LogoutForm(AppForm):
     submit = SubmitField("Sign out")
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(AppForm):
     email = StringField(
         "Email", validators=[DataRequired(), Length(max=EMAIL_MAX)],
         render_kw={"autocomplete": "email", "inputmode": "email"},
@@ -34,12 +34,12 @@ class ForgotPasswordForm(FlaskForm):
     submit = SubmitField("Email me a reset link")
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(AppForm):
     password, confirm = new_password_fields()
     submit = SubmitField("Set my new password")
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(AppForm):
     current_password = PasswordField(
         "Current password", validators=[DataRequired(), Length(max=PASSWORD_MAX)],
         render_kw={"autocomplete": "current-password"},
@@ -48,9 +48,14 @@ class ChangePasswordForm(FlaskForm):
     submit = SubmitField("Change password")
 
 
-class AccountForm(FlaskForm):
+class AccountForm(AppForm):
     name = StringField("Your name", validators=[DataRequired(), Length(max=120)],
                        render_kw={"autocomplete": "name"})
+    pronouns = SelectField(
+        "Your pronouns", validators=[Optional()],
+        choices=[SelectChoice("", "Not set: use my name")] + [
+            SelectChoice(key, words["label"]) for key, words in PRONOUNS.items()],
+        description="How your therapist's pages refer to you. Without a choice they use your name.")
     timezone = SelectField("Your time zone", validators=[DataRequired()],
                            description="Dates and times are shown in this zone.")
     email_notifications = BooleanField(
@@ -59,7 +64,7 @@ class AccountForm(FlaskForm):
     submit = SubmitField("Save")
 
 
-class CodeForm(FlaskForm):
+class CodeForm(AppForm):
     code = StringField(
         "Code from your authenticator app", validators=[DataRequired(), Length(max=40)],
         description="Six digits. You can also type one of your recovery codes.",
@@ -68,6 +73,6 @@ class CodeForm(FlaskForm):
     submit = SubmitField("Continue")
 
 
-class PasswordConfirmForm(FlaskForm):
+class PasswordConfirmForm(AppForm):
     password = PasswordField("Your password", validators=[DataRequired(), Length(max=PASSWORD_MAX)],
                              render_kw={"autocomplete": "current-password"})

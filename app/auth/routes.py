@@ -17,6 +17,7 @@ from app.auth.forms import (
     ResetPasswordForm,
 )
 from app.extensions import db, limiter
+from app.forms_common import choose_first
 from app.links import is_safe_next
 from app.models import User, utcnow
 
@@ -243,13 +244,13 @@ def change_password():
 @bp.route("/account", methods=["GET", "POST"])
 @login_required
 def account():
-    """One's own name and time zone."""
+    """One's own name, pronouns and time zone."""
     form = AccountForm(obj=current_user)
-    form.timezone.choices = timezone_choices()
+    form.timezone.choices = choose_first(timezone_choices())
     if form.validate_on_submit():
         try:
             services.update_account(current_user, form.name.data, form.timezone.data,
-                                    form.email_notifications.data)
+                                    form.email_notifications.data, form.pronouns.data or "")
         except services.AccountError as exc:
             getattr(form, exc.field).errors.append(str(exc))
         else:

@@ -14,6 +14,7 @@ from app.auth import sessions
 from app.extensions import db
 from app.links import external_url
 from app.mail import try_send_email
+from app.models.accounts import PRONOUNS
 from app.models import User, utcnow
 
 RESET_SALT = "common-ground-password-reset"
@@ -178,8 +179,9 @@ def reset_password(token: str, new_password: str) -> User:
     return user
 
 
-def update_account(user: User, name: str, timezone: str, email_notifications: bool = False) -> None:
-    """Change one's display name, time zone and email preference."""
+def update_account(user: User, name: str, timezone: str, email_notifications: bool = False,
+                   pronouns: str | None = None) -> None:
+    """Change one's display name, pronouns, time zone and email preference."""
     from zoneinfo import available_timezones
 
     name = " ".join((name or "").split())
@@ -187,6 +189,10 @@ def update_account(user: User, name: str, timezone: str, email_notifications: bo
         raise AccountError("Please enter your name.", field="name")
     if timezone not in available_timezones():
         raise AccountError("Please choose a time zone from the list.", field="timezone")
+    if pronouns is not None:
+        if pronouns not in PRONOUNS and pronouns != "":
+            raise AccountError("Please choose from the list.", field="pronouns")
+        user.pronouns = pronouns
     user.name = name
     user.timezone = timezone
     user.email_notifications = bool(email_notifications)

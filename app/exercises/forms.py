@@ -1,10 +1,9 @@
 """Forms for writing an exercise."""
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from app.exercises.families import family_choices
-from app.forms_common import clean_text
+from app.forms_common import AppForm, choose_first, clean_text
 
 MIN_PROMPTS, MAX_PROMPTS, PROMPT_MAX = 2, 5, 500
 
@@ -13,9 +12,9 @@ def prompt_lines(text: str | None) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
-class ExerciseForm(FlaskForm):
+class ExerciseForm(AppForm):
     title = StringField("Title", filters=[clean_text], validators=[DataRequired(), Length(max=200)])
-    family = SelectField("Family", choices=family_choices(), validators=[DataRequired()])
+    family = SelectField("Family", choices=choose_first(family_choices()), validators=[DataRequired()])
     instructions = TextAreaField(
         "Instructions", filters=[clean_text], validators=[DataRequired(), Length(max=10_000)],
         description="What the client should try, in plain and warm words. Blank lines start a new paragraph.",
@@ -66,5 +65,5 @@ class ExerciseForm(FlaskForm):
             raise ValidationError(f"Keep each prompt under {PROMPT_MAX} characters.")
 
 
-class ExerciseActionForm(FlaskForm):
+class ExerciseActionForm(AppForm):
     """Duplicate, archive and restore are POSTs that need only the CSRF token."""

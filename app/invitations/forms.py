@@ -1,9 +1,8 @@
 """Forms for inviting a client and for accepting an invitation."""
-from flask_wtf import FlaskForm
 from wtforms import EmailField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, Length
 
-from app.forms_common import EMAIL_MAX, NAME_MAX, new_password_fields
+from app.forms_common import EMAIL_MAX, NAME_MAX, AppForm, new_password_fields
 
 
 def _strip(value):
@@ -11,7 +10,7 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-class InviteForm(FlaskForm):
+class InviteForm(AppForm):
     email = EmailField(
         "Client's email",
         filters=[_strip],
@@ -23,7 +22,7 @@ class InviteForm(FlaskForm):
     submit = SubmitField("Send invitation")
 
 
-class AcceptInvitationForm(FlaskForm):
+class AcceptInvitationForm(AppForm):
     name = StringField(
         "Your name", validators=[DataRequired(), Length(max=NAME_MAX)],
         description="The name your therapist will see. A first name is enough.",
@@ -33,5 +32,5 @@ class AcceptInvitationForm(FlaskForm):
     submit = SubmitField("Create my account")
 
 
-class InvitationActionForm(FlaskForm):
+class InvitationActionForm(AppForm):
     """An empty form: resend and revoke are POSTs that only need the CSRF token."""

@@ -10,6 +10,13 @@ from app.extensions import db
 from app.models.base import ROLE_CLIENT, ROLE_THERAPIST, UTCDateTime, utcnow
 
 
+PRONOUNS = {
+    "she": {"subject": "she", "object": "her", "possessive": "her", "label": "she / her"},
+    "he": {"subject": "he", "object": "him", "possessive": "his", "label": "he / him"},
+    "they": {"subject": "they", "object": "them", "possessive": "their", "label": "they / them"},
+}
+
+
 class User(db.Model):
     """A therapist or a client. A client belongs to exactly one therapist."""
 
@@ -32,6 +39,8 @@ class User(db.Model):
         sa.ForeignKey("users.id"), index=True
     )
     timezone: Mapped[str] = mapped_column(sa.String(64), default="Europe/London")
+    # The pronouns she chose ("she", "he", "they"); empty: pages use her name or neutral words.
+    pronouns: Mapped[str] = mapped_column(sa.String(20), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Email when there is something new (never the content itself). Off for clients by default.
@@ -71,6 +80,15 @@ class User(db.Model):
     @property
     def is_anonymous(self) -> bool:
         return False
+
+    def pronoun(self, form: str) -> str:
+        """How pages refer to this person: `form` is "subject" (she), "object" (her) or
+        "possessive" (her). Without chosen pronouns: her first name ("Jonah", "Jonah's")."""
+        words = PRONOUNS.get(self.pronouns or "")
+        if words is None:
+            first = (self.name or "").split(" ")[0] or "this person"
+            return f"{first}'s" if form == "possessive" else first
+        return words[form]
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_token or ''}"

@@ -1,6 +1,6 @@
 """Opening and marking notifications read are POSTs that need only the CSRF token."""
-from flask_wtf import FlaskForm
+from app.forms_common import AppForm
 
 
-class NotificationForm(FlaskForm):
+class NotificationForm(AppForm):
     pass

@@ -17,7 +17,7 @@ from app import policy
 from app.clock import today_for
 from app.extensions import db
 from app.mail import try_send_email
-from app.models import TASK_OPEN, Assignment, Notification, ReminderSent, User, utcnow
+from app.models import TASK_OPEN, Assignment, Notification, Reflection, ReminderSent, User, utcnow
 
 MESSAGES = {
     "new_task": "A new exercise from your therapist",
@@ -102,10 +102,42 @@ def open_notification(user: User, note: Notification) -> str:
     return note.link if note.link.startswith("/") and not note.link.startswith("//") else "/"
 
 
+def share_link(reflection_id: int) -> str:
+    """Where a 'shared with you' notification leads: that reflection on the Shared page."""
+    return f"/shared#shared-{reflection_id}"
+
+
+def retract_share_notices(reflection_ids: list[int] | None = None,
+                          user_ids: list[int] | None = None) -> None:
+    """A share that ended (withdrawn, pair ended, reflection deleted) is no longer announced:
+    its 'shared with you' notifications go (the caller commits)."""
+    query = sa.delete(Notification).where(Notification.kind == "partner_shared")
+    if reflection_ids is not None:
+        query = query.where(Notification.link.in_([share_link(i) for i in reflection_ids]))
+    if user_ids is not None:
+        query = query.where(Notification.user_id.in_(user_ids))
+    db.session.execute(query.execution_options(synchronize_session=False))
+
+
+def feedback_notices_read(client: User, task_id: int, at) -> None:
+    """The 'new feedback' notifications of one task are read (the caller commits)."""
+    db.session.execute(sa.update(Notification).where(
+        Notification.user_id == client.id, Notification.kind == "new_feedback",
+        Notification.link == f"/tasks/{task_id}", Notification.read_at.is_(None)).values(read_at=at))
+    client.unread_notifications = None
+
+
 def mark_all_read(user: User) -> None:
+    """Everything read: the notifications, and the 'new feedback' marks they announced."""
+    now = utcnow()
     db.session.execute(sa.update(Notification).where(Notification.user_id == user.id,
                                                      Notification.read_at.is_(None))
-                       .values(read_at=utcnow()))
+                       .values(read_at=now))
+    db.session.execute(sa.update(Reflection).where(
+        Reflection.author_id == user.id, Reflection.last_feedback_at.is_not(None),
+        sa.or_(Reflection.feedback_seen_at.is_(None),
+               Reflection.feedback_seen_at < Reflection.last_feedback_at))
+        .values(feedback_seen_at=now).execution_options(synchronize_session=False))
     db.session.commit()
     user.unread_notifications = None
 

@@ -1,5 +1,4 @@
 """Forms for linking a pair, assigning to a pair and sharing."""
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -10,25 +9,25 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from app.forms_common import clean_text
+from app.forms_common import AppForm, clean_text, int_or_none
 
 LABEL_SUGGESTIONS = ["mother", "daughter", "sister", "partner", "grandmother", "granddaughter"]
 
 
-class LinkPairForm(FlaskForm):
-    first_id = SelectField("First client", coerce=int, validators=[InputRequired()])
-    first_label = StringField("She is the …", default="mother",
+class LinkPairForm(AppForm):
+    first_id = SelectField("First client", coerce=int_or_none, validators=[InputRequired()])
+    first_label = StringField("Relation: this client is the …", default="mother",
                               validators=[DataRequired(), Length(max=40)],
                               render_kw={"list": "relation-labels"})
-    second_id = SelectField("Second client", coerce=int, validators=[InputRequired()])
-    second_label = StringField("She is the …", default="daughter",
+    second_id = SelectField("Second client", coerce=int_or_none, validators=[InputRequired()])
+    second_label = StringField("Relation: this client is the …", default="daughter",
                                validators=[DataRequired(), Length(max=40)],
                                render_kw={"list": "relation-labels"})
     submit = SubmitField("Propose the link")
 
 
-class PairAssignForm(FlaskForm):
-    exercise_id = SelectField("Exercise", coerce=int, validators=[InputRequired()])
+class PairAssignForm(AppForm):
+    exercise_id = SelectField("Exercise", coerce=int_or_none, validators=[InputRequired()])
     due_date = DateField("Due date", validators=[DataRequired(message="Choose a due date.")])
     note = TextAreaField("A note for both (optional)", filters=[clean_text],
                          validators=[Optional(), Length(max=2000)], render_kw={"rows": 3})
@@ -39,5 +38,5 @@ class PairAssignForm(FlaskForm):
     submit = SubmitField("Assign to both")
 
 
-class PairActionForm(FlaskForm):
+class PairActionForm(AppForm):
     """Accept, decline, leave, dissolve, share and withdraw need only the CSRF token."""

@@ -9,6 +9,7 @@ from app.clock import today_for
 from app.exercises.families import family_name
 from app.exercises.services import assignable_exercises
 from app.extensions import db
+from app.forms_common import choose_first
 from app.models import Exercise, Pair, Reflection, User
 from app.pairs import bp, services
 from app.pairs.forms import (
@@ -33,8 +34,8 @@ def new():
     policy.require_therapist(current_user)
     form = LinkPairForm()
     choices = _client_choices()
-    form.first_id.choices = choices
-    form.second_id.choices = choices
+    form.first_id.choices = choose_first(choices)
+    form.second_id.choices = choose_first(choices)
     if form.validate_on_submit():
         first = db.session.get(User, form.first_id.data)
         second = db.session.get(User, form.second_id.data)
@@ -138,8 +139,8 @@ def assign(pair_id):
         return redirect(url_for("pairs.show", pair_id=pair.id))
     form = PairAssignForm()
     exercises = assignable_exercises(current_user)
-    form.exercise_id.choices = [SelectChoice(e.id, e.title, optgroup=family_name(e.family))
-                                for e in exercises]
+    form.exercise_id.choices = choose_first([SelectChoice(e.id, e.title, optgroup=family_name(e.family))
+                                             for e in exercises])
     # A due date must not lie in the past on either member's calendar.
     today = max(today_for(m.user) for m in pair.members)
     if form.due_date.data is None and not form.is_submitted():

@@ -25,7 +25,7 @@ from app.models import (
     User,
     utcnow,
 )
-from app.notifications.services import notify
+from app.notifications.services import notify, retract_share_notices, share_link
 
 
 class PairError(Exception):
@@ -93,6 +93,7 @@ def _end(actor: User, pair: Pair, reason: str) -> None:
     for reflection in still_shared:
         reflection.shared_at = None
         audit.record(actor, "reflection_share_ended_with_pair", reflection.author, reflection)
+    retract_share_notices(user_ids=[m.user_id for m in pair.members])
 
 
 def leave_pair(client: User, pair: Pair) -> None:
@@ -160,7 +161,8 @@ def share(client: User, reflection: Reflection) -> None:
     if reflection.shared_at is None:
         reflection.shared_at = utcnow()
         audit.record(client, "reflection_shared", client, reflection)
-        notify(policy.active_pair_of(client).partner_of(client.id).user, "partner_shared", "/shared")
+        notify(policy.active_pair_of(client).partner_of(client.id).user, "partner_shared",
+               share_link(reflection.id))
         db.session.commit()
 
 
@@ -169,6 +171,7 @@ def withdraw(client: User, reflection: Reflection) -> None:
     if not policy.can_withdraw_share(client, reflection):
         raise PairError("This reflection is not shared.")
     reflection.shared_at = None
+    retract_share_notices(reflection_ids=[reflection.id])
     audit.record(client, "reflection_share_withdrawn", client, reflection)
     db.session.commit()
 
@@ -245,15 +248,18 @@ def pairs_of(therapist: User) -> list[Pair]:
 
 @dataclass
 class PartnerPanel:
-    """What the task page shows of the partner's side of a pair exercise."""
+    """What the task page shows of the other member's side of a pair exercise."""
 
     partner: PairMember
-    state: str  # "revealed", "waiting", "not_shared"
+    # "revealed": she reads it; "your_turn": shared with her, waiting only for her own;
+    # "you_sent": hers is sent, theirs not readable (yet); "not_shared": nothing to say yet.
+    # Each text is true whatever the other member did and did not share.
+    state: str
     reflection: Reflection | None = None
 
 
 def partner_panel(client: User, task: Assignment) -> PartnerPanel | None:
-    """The partner's side of this pair exercise, as much as she may see (and audited if read)."""
+    """The other member's side of this pair exercise, as much as she may see (audited if read)."""
     pair_exercise = task.pair_exercise
     pair = policy.active_pair_of(client)
     if pair_exercise is None or pair is None or pair.id != pair_exercise.pair_id:
@@ -264,8 +270,11 @@ def partner_panel(client: User, task: Assignment) -> PartnerPanel | None:
     if theirs is not None and policy.partner_can_read(client, theirs):
         audit.record_read(client, partner.user, theirs, action="read_partner_reflection")
         return PartnerPanel(partner, "revealed", theirs)
-    if pair_exercise.reveal_together and (theirs is None or policy.reveal_waiting(theirs)):
-        return PartnerPanel(partner, "waiting")
+    if theirs is not None and policy.reveal_waits_for_reader(client, theirs):
+        return PartnerPanel(partner, "your_turn")
+    mine = task.reflection
+    if mine is not None and mine.status == REFLECTION_SUBMITTED and mine.deleted_at is None:
+        return PartnerPanel(partner, "you_sent")
     return PartnerPanel(partner, "not_shared")
 
 

@@ -31,12 +31,13 @@ def _iso(value):
     return value.isoformat() if value is not None else None
 
 
-def record_of(actor: User, client: User) -> dict:
-    """Everything of this client's, and nothing of anyone else's (a partner's words never).
-    Her therapist's export adds the private annotations and clinical notes. Audited."""
+def record_of(actor: User, client: User, include_private_notes: bool = False) -> dict:
+    """Everything of this client's that the actor may read, and nothing of anyone else's (a
+    partner's words never; her unsent drafts only in her own export). Her therapist's export adds
+    the psychotherapy notes (private annotations, clinical notes) only when she asks. Audited."""
     if not policy.can_view_client(actor, client):
         raise Forbidden()
-    with_private = policy.is_therapist(actor)
+    with_private = include_private_notes and policy.can_export_psychotherapy_notes(actor, client)
     tasks = db.session.scalars(
         sa.select(Assignment).where(Assignment.client_id == client.id, Assignment.deleted_at.is_(None))
         .options(selectinload(Assignment.reflection).selectinload(Reflection.addenda),
@@ -54,16 +55,20 @@ def record_of(actor: User, client: User) -> dict:
                 {"written_at": _iso(note.created_at), "text": note.body})
 
     def reflection_data(r: Reflection | None):
-        if r is None or r.deleted_at is not None:
-            return None  # deleted by her therapist: gone from the record until restored
+        # The same rule as every page: deleted ones are gone until restored, and a draft is
+        # its author's alone (her own export holds it; her therapist's never does).
+        if r is None or not policy.can_view_reflection(actor, r):
+            return None
         data = {
             "status": r.status, "answers": r.answers, "resentment": r.resentment,
             "closeness": r.closeness, "stayed_present": r.stayed_present, "urgent": r.urgent,
-            "draft_saved_at": _iso(r.draft_saved_at), "submitted_at": _iso(r.submitted_at),
+            "submitted_at": _iso(r.submitted_at),
             "shared_with_partner_since": _iso(r.shared_at), "reviewed_at": _iso(r.reviewed_at),
             "addenda": [{"added_at": _iso(a.created_at), "text": a.body} for a in r.addenda],
             "feedback": [{"written_at": _iso(f.created_at), "text": f.body} for f in r.feedback],
         }
+        if r.author_id == actor.id:  # when she last worked on it is hers to know
+            data["draft_saved_at"] = _iso(r.draft_saved_at)
         if with_private:
             data["private_annotations"] = annotations.get(r.id, [])
         return data

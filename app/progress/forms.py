@@ -1,6 +1,6 @@
 """Closing an account is a POST that needs only the CSRF token (and a confirmation in the page)."""
-from flask_wtf import FlaskForm
+from app.forms_common import AppForm
 
 
-class CloseAccountForm(FlaskForm):
+class CloseAccountForm(AppForm):
     pass

@@ -1,7 +1,7 @@
 """Views for progress, export and closing an account."""
 import json
 
-from flask import Response, abort, flash, redirect, render_template, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app import policy
@@ -57,22 +57,32 @@ def export_page():
                            client=client, json_url=url_for("progress.export_json"))
 
 
+def _with_private_notes() -> bool:
+    """The therapist asked for her psychotherapy notes in this export (off unless she does)."""
+    return request.args.get("private_notes") == "1"
+
+
 @bp.get("/clients/<int:client_id>/export.json")
 @login_required
 def client_export_json(client_id):
-    """A client's whole record as JSON, with the therapist's private notes."""
+    """A client's whole record as JSON; the therapist's private notes only when she asks."""
     client = _export_target(client_id)
-    return _download(export.record_of(current_user, client), client)
+    return _download(export.record_of(current_user, client, _with_private_notes()), client)
 
 
 @bp.get("/clients/<int:client_id>/export")
 @login_required
 def client_export_page(client_id):
-    """A client's whole record as a printable page, with the therapist's private notes."""
+    """A client's whole record as a printable page; the private notes only when she asks."""
     client = _export_target(client_id)
-    return render_template("progress/export.html", record=export.record_of(current_user, client),
-                           client=client,
-                           json_url=url_for("progress.client_export_json", client_id=client.id))
+    private = _with_private_notes()
+    return render_template(
+        "progress/export.html", record=export.record_of(current_user, client, private),
+        client=client,
+        json_url=url_for("progress.client_export_json", client_id=client.id,
+                         **({"private_notes": "1"} if private else {})),
+        toggle_url=url_for("progress.client_export_page", client_id=client.id,
+                           **({} if private else {"private_notes": "1"})))
 
 
 @bp.post("/clients/<int:client_id>/close")
@@ -84,5 +94,5 @@ def close_account(client_id):
     if not CloseAccountForm().validate_on_submit():
         abort(400)
     export.close_account(current_user, client)
-    flash(f"{client.name}'s account is closed. Her record is kept and can still be exported.", "success")
+    flash(f"{client.name}'s account is closed. The record is kept and can still be exported.", "success")
     return redirect(url_for("caseload.client", client_id=client.id))

@@ -27,6 +27,7 @@ WEEKS_SHOWN = 12
 MAX_POINTS = 500
 TREND_DAYS = 28
 TREND_THRESHOLD = 1.0  # a change of at least one point on the 0-10 scale
+TREND_MIN_RATINGS = 3  # within one half of the window: earlier against later needs this many
 
 
 @dataclass
@@ -63,12 +64,19 @@ def weekly_counts(days: list[date], today: date, weeks: int = WEEKS_SHOWN) -> li
 
 
 def resentment_trend(points: list[tuple[datetime, int]], now: datetime) -> str | None:
-    """Resentment over the last four weeks: the last two weeks' mean against the two before."""
-    recent = [v for t, v in points if v is not None and now - timedelta(days=14) <= t <= now]
-    before = [v for t, v in points if v is not None
-              and now - timedelta(days=TREND_DAYS) <= t < now - timedelta(days=14)]
+    """Resentment over the last four weeks: the last two weeks' mean against the two before.
+    When all her recent ratings fall in one of those halves (a client who writes often and
+    started lately), her earlier ratings against her later ones, given TREND_MIN_RATINGS."""
+    window = sorted((t, v) for t, v in points
+                    if v is not None and now - timedelta(days=TREND_DAYS) <= t <= now)
+    recent = [v for t, v in window if t >= now - timedelta(days=14)]
+    before = [v for t, v in window if t < now - timedelta(days=14)]
     if not recent or not before:
-        return None
+        if len(window) < TREND_MIN_RATINGS:
+            return None
+        half = len(window) // 2  # the middle rating of an odd count belongs to neither half
+        before = [v for _, v in window[:half]]
+        recent = [v for _, v in window[-half:]]
     change = sum(recent) / len(recent) - sum(before) / len(before)
     if change <= -TREND_THRESHOLD:
         return "falling"
@@ -239,8 +247,8 @@ def dashboard(therapist: User, today: date, *, sort: str = "name", query: str = 
                         Assignment.client_id.in_(clients))
                  .group_by(Assignment.client_id).subquery())
         refl = (sa.select(Reflection.author_id,
-                          sa.func.max(sa.func.coalesce(Reflection.submitted_at, Reflection.draft_saved_at))
-                          .label("last_activity"),
+                          # sent reflections only: a draft is its author's alone, even its time
+                          sa.func.max(Reflection.submitted_at).label("last_activity"),
                           sa.func.count().filter(Reflection.status == REFLECTION_SUBMITTED,
                                                  Reflection.reviewed_at.is_(None)).label("unreviewed"),
                           sa.func.count().filter(Reflection.status == REFLECTION_SUBMITTED,

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import re
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import Length, ValidationError
 
-from app.forms_common import ANSWER_MAX, clean_text
+from app.forms_common import ANSWER_MAX, AppForm, clean_text
 from app.models import STAYED_PRESENT_CHOICES
 
 
@@ -22,7 +21,7 @@ def _rating(field) -> None:
     field.data = int(raw)
 
 
-class ReflectionBaseForm(FlaskForm):
+class ReflectionBaseForm(AppForm):
     resentment = StringField("How strong did the resentment feel? (0 = not at all, 10 = overwhelming)")
     closeness = StringField("How close did you feel to her? (0 = not at all, 10 = very close)")
     stayed_present = StringField("Did you manage to stay present?")
@@ -71,7 +70,7 @@ def reflection_form(prompts: list[str], **kwargs) -> ReflectionBaseForm:
     return ReflectionForm(**kwargs)
 
 
-class AddendumForm(FlaskForm):
+class AddendumForm(AppForm):
     body = TextAreaField(
         "Add something", filters=[clean_text],
         validators=[Length(max=ANSWER_MAX, message=f"Please keep it under {ANSWER_MAX:,} characters.")],
@@ -80,5 +79,5 @@ class AddendumForm(FlaskForm):
     )
 
 
-class UrgentForm(FlaskForm):
+class UrgentForm(AppForm):
     """Flagging urgent needs only the CSRF token."""

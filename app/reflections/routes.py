@@ -48,6 +48,8 @@ def _render_task(task: Assignment, form=None, status: int = 200):
                        partner_panel=partner_panel(current_user, task),
                        pair=policy.active_pair_of(current_user), pair_form=PairActionForm())
         return render_template("reflections/task.html", **context), status
+    if not policy.can_view_reflection(current_user, reflection):
+        context.update(reflection=None)  # a draft is its author's alone: not even that it exists
     audit.record_read(current_user, task.client, task, action="read_task")
     context.update(due_form=DueDateForm(due_date=task.due_date), action_form=TaskActionForm(),
                    deleted_days=DELETED_DAYS)

@@ -19,7 +19,7 @@ from app.models import (
     User,
     utcnow,
 )
-from app.notifications.services import notify
+from app.notifications.services import feedback_notices_read, notify
 
 
 class ReflectionError(Exception):
@@ -163,8 +163,10 @@ def mark_urgent(client: User, reflection: Reflection) -> None:
 
 
 def mark_feedback_seen(client: User, reflection: Reflection | None) -> None:
-    """The author has seen the feedback: the 'new feedback' marker goes away."""
+    """The author has seen the feedback: the 'new feedback' marker goes away, and so does the
+    notification that announced it (home and Notifications never disagree)."""
     if reflection is None or client.id != reflection.author_id or not reflection.has_new_feedback:
         return
     reflection.feedback_seen_at = utcnow()
+    feedback_notices_read(client, reflection.assignment_id, reflection.feedback_seen_at)
     db.session.commit()

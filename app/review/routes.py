@@ -68,7 +68,7 @@ def feedback(reflection_id):
     if not form.validate_on_submit():
         return _render_reading(reflection, feedback_form=form, status=400)
     services.give_feedback(current_user, reflection, form.body.data, form.mark_reviewed.data)
-    flash("Feedback sent. She will see it under her reflection.", "success")
+    flash("Feedback sent. Your client sees it under the reflection.", "success")
     return redirect(url_for("review.read", reflection_id=reflection.id))
 
 

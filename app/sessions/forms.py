@@ -1,7 +1,6 @@
 """Forms for sessions, notes, comments and agenda items (shape only)."""
 from datetime import date
 
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     HiddenField,
@@ -21,13 +20,13 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from app.forms_common import ANSWER_MAX, clean_text
+from app.forms_common import ANSWER_MAX, AppForm, clean_text
 
 NOTE_MAX = ANSWER_MAX
 _LIMIT = Length(max=NOTE_MAX, message=f"Please keep it under {NOTE_MAX:,} characters.")
 
 
-class SessionForm(FlaskForm):
+class SessionForm(AppForm):
     day = DateField("Date", validators=[DataRequired(message="Choose the date of the session.")])
     time = TimeField("Time", validators=[DataRequired(message="Choose the time it started.")])
     duration_minutes = IntegerField("Duration in minutes (optional)", validators=[
@@ -42,7 +41,7 @@ class SessionForm(FlaskForm):
             raise ValidationError("Choose a date between 1900 and 2100.")
 
 
-class NoteForm(FlaskForm):
+class NoteForm(AppForm):
     """A note edit names the version it started from (optimistic locking)."""
 
     body = TextAreaField("Note", filters=[clean_text],
@@ -58,18 +57,18 @@ class MemberNoteForm(NoteForm):
     ], validators=[InputRequired()])
 
 
-class CommentForm(FlaskForm):
-    body = TextAreaField("Your comment", filters=[clean_text],
+class CommentForm(AppForm):
+    body = TextAreaField("Your comment", id="comment-body", filters=[clean_text],
                          validators=[DataRequired(message="Write your comment first."), _LIMIT],
                          render_kw={"rows": 3})
 
 
-class AgendaForm(FlaskForm):
+class AgendaForm(AppForm):
     body = TextAreaField("What I want to bring up next time", filters=[clean_text],
                          validators=[DataRequired(message="Write what you want to bring up."),
                                      Length(max=2000, message="Please keep it under 2,000 characters.")],
                          render_kw={"rows": 2})
 
 
-class SessionActionForm(FlaskForm):
+class SessionActionForm(AppForm):
     """Ticking off an agenda item needs only the CSRF token."""

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from app import policy
 from app.clock import today_for
 from app.models import AgendaItem, Pair, SessionNote, TherapySession, User
-from app.sessions import bp, services
+from app.sessions import bp, saving, services
 from app.sessions.forms import (
     AgendaForm,
     CommentForm,
@@ -57,7 +57,7 @@ def _version(form) -> int | None:
     return int(data) if re.fullmatch(r"[0-9]{1,9}", data) else None
 
 
-def _forms(content, member_form=None, shared_form=None, clinical_form=None):
+def _forms(content, member_form=None, shared_form=None, clinical_form=None, comment_form=None):
     shared, clinical = content["shared"], content["clinical"]
     return dict(
         shared_form=shared_form or NoteForm(formdata=None, body=shared.body if shared else "",
@@ -65,7 +65,7 @@ def _forms(content, member_form=None, shared_form=None, clinical_form=None):
         clinical_form=clinical_form or NoteForm(formdata=None, body=clinical.body if clinical else "",
                                                 version=clinical.version if clinical else 0,
                                                 prefix="clinical"),
-        comment_form=CommentForm(formdata=None),
+        comment_form=comment_form or CommentForm(formdata=None),
         member_form=member_form or MemberNoteForm(formdata=None, version=0),
         action_form=SessionActionForm(),
     )
@@ -112,6 +112,49 @@ def save_clinical_note(session_id):
                       endpoint="sessions.save_clinical_note", saved="Private clinical note saved.")
 
 
+@bp.post("/sessions/<int:session_id>/notes")
+@login_required
+def save_notes(session_id):
+    """The therapist's one Save on the session page: every note she changed and every agenda
+    item she ticked (saving one part never throws away another she was typing)."""
+    session = policy.get_visible_or_404(TherapySession, session_id)
+    if not policy.can_edit_shared_note(current_user, session):
+        abort(403)
+    forms = {"shared": NoteForm(prefix="", meta={"csrf": False}),
+             "clinical": NoteForm(prefix="clinical", meta={"csrf": False})}
+    csrf_ok = SessionActionForm().validate_on_submit()
+    stored = saving.current_texts(current_user, session)
+    edits, refused = {}, not csrf_ok
+    for name, form in forms.items():
+        if form.body.data == stored[name]:
+            continue  # not changed: nothing to save, nothing to check
+        if form.validate() and _version(form) is not None:
+            edits[name] = saving.NoteEdit(form.body.data, _version(form))
+        else:
+            refused = True
+    if refused:
+        if not any(f.body.errors for f in forms.values()):
+            flash("Nothing was saved: the page was out of date. Please reload it and try again; "
+                  "your text is below.", "error")
+        return _render(session, 400, shared_form=forms["shared"], clinical_form=forms["clinical"])
+    result = saving.save_session_page(current_user, session, shared=edits.get("shared"),
+                                      clinical=edits.get("clinical"),
+                                      ticked_ids=request.form.getlist("agenda_done"))
+    if result.conflicts:
+        if result.saved:
+            flash("Everything else you changed is saved.", "success")
+        return render_template("sessions/conflict.html", session=session, conflicts=[
+            {"kind": kind, "conflict": exc, "action_url": url_for(endpoint, session_id=session.id),
+             "form": NoteForm(formdata=None, body=exc.your_body, version=exc.current_version,
+                              prefix=prefix)}
+            for kind, exc in result.conflicts
+            for endpoint, prefix in [("sessions.save_shared_note", "") if kind == "shared notes"
+                                     else ("sessions.save_clinical_note", "clinical")]]), 409
+    flash("Saved." if result.saved else "Nothing had changed, so there was nothing to save.",
+          "success")
+    return redirect(url_for("sessions.show", session_id=session.id))
+
+
 def _save_note(session_id, may_edit, save, *, prefix, form_name, kind, endpoint, saved):
     """The shared flow of both note forms: validate, save at the version the edit began from,
     and answer a stale version with the conflict page."""
@@ -149,11 +192,13 @@ def comment(session_id):
     if not policy.can_comment_on_session(current_user, session):
         abort(403)
     form = CommentForm()
-    if form.validate_on_submit():
-        services.add_comment(current_user, session, form.body.data)
-        flash("Comment added.", "success")
-    else:
+    if not form.validate_on_submit():
+        if form.body.data:  # the page again, with her text and what to change: nothing lost
+            return _render(session, 400, comment_form=form)
         flash(" ".join(e for errs in form.errors.values() for e in errs), "error")
+        return redirect(url_for("sessions.show", session_id=session.id))
+    services.add_comment(current_user, session, form.body.data)
+    flash("Comment added.", "success")
     return redirect(url_for("sessions.show", session_id=session.id))
 
 

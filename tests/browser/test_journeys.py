@@ -71,7 +71,7 @@ def test_invitation_to_feedback_journey(base, page, browser):
     page.get_by_role("link", name="Review", exact=True).click()
     page.get_by_role("link", name=re.compile("Lena · Catch a good moment")).click()
     expect(page.get_by_text("We laughed about the burnt cake.")).to_be_visible()
-    page.get_by_label("Feedback for your client").fill("What a lovely moment to keep. Well noticed.")
+    page.get_by_label("Feedback — your client reads this").fill("What a lovely moment to keep. Well noticed.")
     page.get_by_role("button", name="Send feedback").click()
     expect(page.get_by_text("Feedback sent.")).to_be_visible()
 

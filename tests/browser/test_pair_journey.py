@@ -1,5 +1,5 @@
 """The pair journey in a real browser: consent on both sides, a reveal-together exercise,
-"waiting for your partner", both send, both see each other's words."""
+"your turn", both send, both see each other's words."""
 import re
 
 from playwright.sync_api import expect
@@ -62,10 +62,10 @@ def test_link_reveal_together_waiting_then_both_see(base, page, browser):
     _write_and_send(mother, "MOTHER-WORDS: I miss our Sunday calls.")
     daughter.goto(base + "/home")
     daughter.get_by_role("link", name="Growing up, letting go").click()
-    expect(daughter.get_by_text("Waiting for your partner.")).to_be_visible()
+    expect(daughter.get_by_text("Your turn.")).to_be_visible()
     expect(daughter.get_by_text("MOTHER-WORDS")).to_have_count(0)
     daughter.goto(base + "/shared")
-    expect(daughter.get_by_text("waiting for your partner")).to_be_visible()
+    expect(daughter.get_by_text("your turn")).to_be_visible()
     expect(daughter.get_by_text("MOTHER-WORDS")).to_have_count(0)
 
     # The daughter sends and shares hers: now both see both, labelled with whose words they are.
