@@ -17,8 +17,9 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
-# axe-core for the accessibility tests (kept for the tests, never served). Without npm the
-# accessibility checks skip with a reason (CI sets CG_REQUIRE_BROWSER=1, which fails instead).
+# axe-core for the accessibility tests and vnu-jar (the Nu HTML checker; it runs on Java) for
+# tests/test_html_valid.py (kept for the tests, never served). Without npm or Java those checks
+# skip with a reason (CI sets CG_REQUIRE_BROWSER=1, which fails instead).
 node_modules/.installed: package.json package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
 		npm ci --no-audit --no-fund --silent && touch $@; \
@@ -35,11 +36,11 @@ run: $(VENV)/.installed
 	@echo ""
 	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
-# The suite runs on SQLite, then again on PostgreSQL when TEST_DATABASE_URL is set.
+# The suite runs on SQLite; with TEST_DATABASE_URL set, on SQLite and PostgreSQL side by side.
 test: $(VENV)/.installed-dev node_modules/.installed
-	env -u TEST_DATABASE_URL $(BIN)/python -m pytest $(PYTEST_ARGS)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
-		echo "== again on PostgreSQL ($$TEST_DATABASE_URL) =="; \
+		bash tests/support/both_databases.sh $(BIN)/python $(PYTEST_ARGS); \
+	else \
 		$(BIN)/python -m pytest $(PYTEST_ARGS); \
 	fi
 
