@@ -181,4 +181,4 @@ def config_from_env():
     try:
         return CONFIGS[name]
     except KeyError:
-        raise SystemExit(f"COMMON_GROUND_ENV must be one of {', '.join(CONFIGS)}, not {name!r}")
+        raise SystemExit(f"COMMON_GROUND_ENV must be one of {', '.join(CONFIGS)}, not {name!r}") from None

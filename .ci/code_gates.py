@@ -29,7 +29,7 @@ BANDIT_TARGET = "app"
 # (path, enclosing function) -> why building Markup there is safe. Every value interpolated into
 # the markup must be escaped first (or be a constant or a number made by the code itself).
 MARKUP_ALLOWLIST = {
-    ("app/templating.py", "paragraphs"):
+    ("app/web/templating.py", "paragraphs"):
         "escapes the whole text first, then adds only <p> and <br>",
     ("app/progress/charts.py", "_frame"):
         "SVG from numbers and constants; every label, title and description passes escape()",

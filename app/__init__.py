@@ -18,10 +18,11 @@ def create_app(config_class=None) -> Flask:
     app.config.from_object(config_class)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    from app import log_hygiene
+    from app.web import log_hygiene
     log_hygiene.init_app(app)
 
-    from app import database, security
+    from app.core import database
+    from app.web import security
     security.check_config(app)
 
     from app.extensions import csrf, db, limiter, login_manager, migrate
@@ -38,14 +39,9 @@ def create_app(config_class=None) -> Flask:
 
     from app import (
         assignments,
-        audit_trail,
         auth,
         caseload,
-        cli,
-        crypto,
-        errors,
         exercises,
-        input_guard,
         invitations,
         main,
         notifications,
@@ -54,6 +50,15 @@ def create_app(config_class=None) -> Flask:
         reflections,
         review,
         sessions,
+    )
+    from app import (
+        audit as audit_trail,
+    )
+    from app.core import crypto
+    from app.ops import cli
+    from app.web import (
+        errors,
+        input_guard,
         templating,
         trusted_hosts,
     )

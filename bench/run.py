@@ -167,12 +167,12 @@ def load_state() -> dict:
 
 
 def seed_scale_ready() -> bool:
-    """True once app/scale.py has its bench_subjects (until then the demo data stands in)."""
+    """True once app/ops/scale.py has its bench_subjects (until then the demo data stands in)."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     try:
         import importlib
-        scale = importlib.import_module("app.scale")
+        scale = importlib.import_module("app.ops.scale")
     except Exception:
         return False
     return callable(getattr(scale, "bench_subjects", None))
@@ -193,7 +193,7 @@ def prepare_data(database: str, url: str, factor: int, seed: str, skip_seed: boo
     if source == "auto":
         source = "seed-scale" if seed_scale_ready() else "seed-demo"
     if source == "seed-demo" and factor != 1:
-        raise SystemExit("--factor needs `flask seed-scale` (app/scale.py is still a placeholder).")
+        raise SystemExit("--factor needs `flask seed-scale` (app/ops/scale.py is still a placeholder).")
     print(f"  fresh database, flask db upgrade, flask {source}"
           + (f" --factor {factor}" if source == "seed-scale" else ""))
     reset_database(database, url)
@@ -251,16 +251,24 @@ def make_app(url: str):
 
 
 def demo_subjects(submit_count: int) -> dict:
-    """Stand-in for app.scale.bench_subjects on `flask seed-demo` data: Ruth Alder's client
+    """Stand-in for app.ops.scale.bench_subjects on `flask seed-demo` data: Ruth Alder's client
     Maria (in a pair with Elena) and, as the submitter, Sam Okafor's client Priya, who is given
     `submit_count` open tasks with drafts (so submits never touch Ruth's pages)."""
     import sqlalchemy as sa
 
-    from app.clock import today_for
-    from app.demo import DEMO_PASSWORD, DEMO_TOTP_SECRETS, _demo_reflection, _demo_task
+    from app.core.clock import today_for
     from app.extensions import db
-    from app.models import (REFLECTION_DRAFT, REFLECTION_SUBMITTED, TASK_OPEN, Assignment, Exercise,
-                            PairMember, Reflection, User)
+    from app.models import (
+        REFLECTION_DRAFT,
+        REFLECTION_SUBMITTED,
+        TASK_OPEN,
+        Assignment,
+        Exercise,
+        PairMember,
+        Reflection,
+        User,
+    )
+    from app.ops.demo import DEMO_PASSWORD, DEMO_TOTP_SECRETS, _demo_reflection, _demo_task
 
     def user(email):
         found = db.session.scalar(sa.select(User).where(User.email == email))
@@ -306,7 +314,7 @@ def demo_subjects(submit_count: int) -> dict:
 def get_subjects(app, source: str, submit_count: int) -> dict:
     with app.app_context():
         if source == "seed-scale":
-            from app.scale import bench_subjects
+            from app.ops.scale import bench_subjects
             subjects = dict(bench_subjects())
         else:
             subjects = demo_subjects(submit_count)
@@ -440,7 +448,7 @@ def sign_in(browser, email: str, password: str, totp_secret: str | None) -> None
         if not totp_secret:
             raise SystemExit(f"{email} needs a two-factor code and no secret was given")
         import pyotp
-        for attempt in range(2):
+        for _attempt in range(2):
             status, _, page = browser.get("/login/verify")
             code = pyotp.TOTP(totp_secret).now()
             status, headers, _ = browser.post("/login/verify", {"code": code,
@@ -617,7 +625,7 @@ def count_queries(app, page: Page, subjects: dict, session: Session | None, task
     if page.body:
         headers["X-Requested-With"] = "fetch"
     results = []
-    for attempt in range(2):
+    for _attempt in range(2):
         task_id = task_ids.pop(0) if page.body == "submit" else None
         path = page_path(page, subjects, task_id)
         data = form_body(page.body, session.csrf) if page.body else None
@@ -967,7 +975,7 @@ def parse_args(argv=None):
     parser.add_argument("--skip-seed", action="store_true",
                         help="reuse the data an earlier run seeded (same factor)")
     parser.add_argument("--seed", choices=["auto", "seed-scale", "seed-demo"], default="auto",
-                        help="auto: seed-scale once app/scale.py has bench_subjects, else seed-demo")
+                        help="auto: seed-scale once app/ops/scale.py has bench_subjects, else seed-demo")
     parser.add_argument("--submit-tasks", type=int, default=1500,
                         help="seed-demo only: open tasks with drafts made for the submit page")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of wrk per page")

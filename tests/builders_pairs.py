@@ -8,7 +8,7 @@ from html import unescape
 
 import sqlalchemy as sa
 
-from app.clock import today_for
+from app.core.clock import today_for
 from app.exercises.families import sharing_for
 from app.extensions import db
 from app.models import (

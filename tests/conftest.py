@@ -11,13 +11,13 @@ from email import message_from_bytes
 from email.message import Message
 
 import pytest
-from flask.testing import FlaskClient
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 
 from app import create_app
+from app.core.passwords import hash_password
 from app.extensions import db
 from app.models import ROLE_CLIENT, ROLE_THERAPIST, User, utcnow
-from app.passwords import hash_password
 from config import TestingConfig, normalise_database_url
 
 PASSWORD = "a calm walk by the river"

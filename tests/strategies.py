@@ -8,7 +8,6 @@ from __future__ import annotations
 from urllib.parse import quote, quote_from_bytes
 
 import werkzeug.urls  # noqa: F401  (registers the "werkzeug.url_quote" codec error handler)
-
 from hypothesis import strategies as st
 
 # --- text -----------------------------------------------------------------------------------
@@ -258,7 +257,8 @@ class FormScraper(HTMLParser):
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag == "form":
-            urls = [v for k, v in attrs.items() if v and (k == "action" or (k.startswith("data-") and k.endswith("url")))]
+            urls = [v for k, v in attrs.items()
+                    if v and (k == "action" or (k.startswith("data-") and k.endswith("url")))]
             if (attrs.get("method") or "get").lower() == "post":
                 self._current = (urls, set())
                 self.forms.append(self._current)

@@ -7,10 +7,11 @@ import logging
 import pytest
 import sqlalchemy as sa
 
-from app import create_app, database
+from app import create_app
+from app.core import database
+from app.core.passwords import hash_password
 from app.extensions import db
 from app.models import ROLE_CLIENT, User
-from app.passwords import hash_password
 from config import ProductionConfig, normalise_database_url
 from tests.conftest import login, make_client, make_therapist
 

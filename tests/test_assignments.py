@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from app.clock import today_for
+from app.core.clock import today_for
 from app.extensions import db
 from app.models import Assignment, AuditEvent
 from tests.builders_homework import (
@@ -304,10 +304,10 @@ def test_an_empty_home_says_so(client, people):
 def test_due_today_follows_the_clients_own_calendar(client, people, monkeypatch):
     """At 12:00 UTC it is already tomorrow in Kiritimati (UTC+14): a task due on the UTC date
     is overdue for her, and one due on her date is due today."""
-    import app.clock
+    import app.core.clock
 
     noon_utc = datetime.now(timezone.utc).replace(hour=12, minute=0, second=0, microsecond=0)
-    monkeypatch.setattr(app.clock, "utcnow", lambda: noon_utc)
+    monkeypatch.setattr(app.core.clock, "utcnow", lambda: noon_utc)
     therapist = people["therapist"]
     far_east = make_client(therapist, "Kiri", timezone="Pacific/Kiritimati")
     utc_date = noon_utc.date()

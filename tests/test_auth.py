@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import LoginSession, User, utcnow
-from tests.conftest import PASSWORD, csrf_token_from, login, make_client, make_therapist, fresh_totp_code
+from tests.conftest import PASSWORD, csrf_token_from, fresh_totp_code, login, make_client, make_therapist
 
 REFUSED = "That email and password do not match an account. Please try again."
 NEW_PASSWORD = "seven green kites over the bay"

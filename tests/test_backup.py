@@ -16,9 +16,10 @@ from typing import ClassVar
 import pytest
 import sqlalchemy as sa
 
-from app import backup, create_app
+from app import create_app
 from app.extensions import db
 from app.models import AuditEvent, Reflection, User, utcnow
+from app.ops import backup
 from config import TestingConfig, normalise_database_url
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
@@ -279,7 +280,9 @@ def test_restore_refused_while_the_database_is_in_use(scratch, tmp_path):
                                     "print('ready', flush=True); sys.stdin.read()"),
              sa.make_url(url).database], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert holder.stdout.readline().strip() == "ready"
-        release = lambda: (holder.stdin.close(), holder.wait(10))
+        def release():
+            holder.stdin.close()
+            holder.wait(10)
         expected = [f"pid {holder.pid}", "Stop the app (gunicorn) first"]
     else:
         import psycopg

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.core.forms import clean_text
 from app.extensions import db
-from app.forms_common import clean_text
 from app.models import REFLECTION_DRAFT, TASK_OPEN, Assignment, Reflection
 from tests import strategies as bad
 from tests.conftest import csrf_token_from, login

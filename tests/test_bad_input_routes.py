@@ -66,7 +66,7 @@ def _template_keys(rule) -> dict[str, set[str]]:
     for name, (_, template, _) in ROUTES.items():
         if name.split("#")[0] != rule.endpoint:
             continue
-        for rule_part, template_part in zip(rule.rule.split("/"), template.split("/")):
+        for rule_part, template_part in zip(rule.rule.split("/"), template.split("/"), strict=False):
             arg = re.fullmatch(r"<(?:\w+:)?(\w+)>", rule_part)
             key = re.fullmatch(r"\{(\w+)\}", template_part)
             if arg and key:
@@ -122,7 +122,7 @@ def _scrape(app, world, clients) -> dict[str, set[str]]:
             continue
         plan = url_plan(rule)
         for i in range(max([len(v) for v in plan.values() if v] or [1])):
-            values = {arg: getattr(world[keys[i % len(keys)]], "id") for arg, keys in plan.items() if keys}
+            values = {arg: world[keys[i % len(keys)]].id for arg, keys in plan.items() if keys}
             if len(values) != len(rule.arguments):
                 continue
             url = adapter.build(rule.endpoint, values)

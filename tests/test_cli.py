@@ -5,9 +5,9 @@ import json
 
 import sqlalchemy as sa
 
-from app.demo import DEMO_PASSWORD
 from app.extensions import db
 from app.models import ROLE_CLIENT, ROLE_THERAPIST, User
+from app.ops.demo import DEMO_PASSWORD
 from tests.conftest import login, make_therapist
 
 GOOD_PASSWORD = "quiet rooms with open windows"

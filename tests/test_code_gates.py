@@ -97,9 +97,9 @@ def test_a_template_flask_would_not_autoescape_is_a_finding(tmp_path):
 def test_a_reviewed_place_passes_and_a_stale_allowlist_entry_fails(tmp_path):
     reviewed = ("from markupsafe import Markup, escape\n"
                 "def paragraphs(text):\n    return Markup('<p>' + str(escape(text)) + '</p>')\n")
-    root = _tree(tmp_path, {"app/templating.py": reviewed})
+    root = _tree(tmp_path, {"app/web/templating.py": reviewed})
     problems = gates.unsafe_html_problems(root)
-    assert not any("app/templating.py:" in p for p in problems)
+    assert not any("app/web/templating.py:" in p for p in problems)
     assert any("stale allowlist entry" in p and "charts.py" in p for p in problems)
 
 
@@ -113,10 +113,10 @@ def test_bandit_fails_a_medium_finding(tmp_path):
 def test_bandit_markup_outside_the_reviewed_places_fails(tmp_path):
     source = "from markupsafe import Markup\n\ndef note(text):\n    return Markup(text)\n"
     root = _tree(tmp_path, {"app/notes.py": source,
-                            "app/templating.py": source.replace("note", "paragraphs")})
+                            "app/web/templating.py": source.replace("note", "paragraphs")})
     failures, accepted, _ = gates.bandit_problems(gates.bandit_report(root), root)
     assert any("app/notes.py" in f and "B704" in f for f in failures)
-    assert any("app/templating.py" in a for a in accepted)
+    assert any("app/web/templating.py" in a for a in accepted)
 
 
 def test_ci_runs_the_gates_before_the_tests():

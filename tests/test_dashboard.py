@@ -11,7 +11,8 @@ from html import unescape
 import pytest
 from sqlalchemy import event
 
-from app.clock import today_for
+from app.core.clock import today_for
+from app.core.passwords import hash_password
 from app.exercises.families import sharing_for
 from app.extensions import db
 from app.models import (
@@ -25,7 +26,6 @@ from app.models import (
     Reflection,
     User,
 )
-from app.passwords import hash_password
 from tests.builders_homework import assign, built_in, days_ago, save_draft, submit
 from tests.builders_pairs import signed_in
 from tests.conftest import PASSWORD, make_client, make_therapist
@@ -236,7 +236,7 @@ def bulk_clients(therapist: User, count: int, prefix: str = "Client", pairs: boo
                                           submitted_at=days_ago(days), draft_saved_at=days_ago(days),
                                           urgent=i % 3 == 0))
     if pairs:  # clients 0 and 1, 2 and 3, ... are linked pairs
-        for first, second in zip(users[0::2], users[1::2]):
+        for first, second in zip(users[0::2], users[1::2], strict=False):
             pair = Pair(therapist_id=therapist.id)
             db.session.add(pair)
             db.session.flush()

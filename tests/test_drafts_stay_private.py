@@ -43,7 +43,7 @@ import pytest
 import sqlalchemy as sa
 from flask import current_app
 
-from app.clock import today_for
+from app.core.clock import today_for
 from app.extensions import db
 from app.models import (
     AgendaItem,
@@ -218,7 +218,7 @@ class World:
                 continue
             names = sorted(rule.arguments)
             for combination in itertools.product(*(values[n] for n in names)):
-                path = adapter.build(rule.endpoint, dict(zip(names, combination)), method="GET")
+                path = adapter.build(rule.endpoint, dict(zip(names, combination, strict=False)), method="GET")
                 for query in QUERY_VARIANTS.get(rule.endpoint, [""]):
                     found.append((rule.endpoint, path + query))
         return found
@@ -615,7 +615,7 @@ def test_no_count_changes_for_anyone_else_when_a_draft_is_saved(world):
     changed = []
     for viewer, (before, after) in STAGES.items():
         old, new = world.snapshots[before], world.snapshots[after]
-        for (who, url), (status, body) in sorted(old.items()):
+        for (who, url), (_status, body) in sorted(old.items()):
             if who != viewer or (who, url) not in new or ".json" in url:
                 continue  # (the JSON exports are compared whole in the next test)
             was, now = numbers_of(body), numbers_of(new[(who, url)][1])

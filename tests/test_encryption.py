@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from app import create_app
-from app.clock import today_for
-from app.crypto import (
+from app.core.clock import today_for
+from app.core.crypto import (
     DecryptionError,
     EncryptionConfigError,
     derive_key,

@@ -248,9 +248,10 @@ def test_another_therapists_exercise_is_not_found(client, people):
 
 
 def test_an_exercise_can_carry_the_mothers_and_the_daughters_wording(client, people):
-    from app.models import Exercise
     import sqlalchemy as sa
+
     from app.extensions import db
+    from app.models import Exercise
     from tests.conftest import login
 
     login(client, people["therapist"])

@@ -9,7 +9,7 @@ from datetime import time
 import pytest
 import sqlalchemy as sa
 
-from app.clock import today_for
+from app.core.clock import today_for
 from app.extensions import db
 from app.models import AuditEvent, LoginSession, Reflection, User
 from app.pairs import services as pair_services

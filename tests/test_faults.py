@@ -180,7 +180,7 @@ def test_a_submit_commits_with_its_status_notification_and_audit_row_or_not_at_a
 def test_sqlite_write_lock_during_a_save(app, client, people, task, monkeypatch):
     if db.engine.dialect.name != "sqlite":
         pytest.skip("SQLite's write lock (PostgreSQL is cut by a proxy below)")
-    import app.database as database
+    import app.core.database as database
     login(client, people["client"])
     task_id = task.id
     monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 300)

@@ -26,10 +26,10 @@ import sqlalchemy as sa
 
 from app import policy
 from app.auth.services import make_reset_token
-from app.demo import DEMO_PASSWORD, DEMO_PEOPLE, seed_demo
 from app.extensions import db
 from app.invitations.services import invitation_token, invite_client
 from app.models import Assignment, Pair, Reflection, SessionNote, User
+from app.ops.demo import DEMO_PASSWORD, DEMO_PEOPLE, seed_demo
 from tests.conftest import csrf_token_from, fresh_totp_code
 from tests.test_faults import database_refuses
 

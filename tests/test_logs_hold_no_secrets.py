@@ -16,11 +16,11 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.serving import make_server
 
-import app.mail as mail
+import app.core.mail as mail
 import tests.conftest as conftest
 from app.extensions import db
-from app.log_hygiene import RedactTokens, redact
 from app.models import Invitation, User
+from app.web.log_hygiene import RedactTokens, redact
 from tests.builders_homework import assign
 from tests.conftest import PASSWORD, login, make_therapist
 

@@ -21,7 +21,7 @@ from flask import current_app
 from flask_migrate import downgrade, upgrade
 
 from app import create_app
-from app.crypto import EncryptedJSON, decrypt, encrypted_columns, is_encrypted
+from app.core.crypto import EncryptedJSON, decrypt, encrypted_columns, is_encrypted
 from app.extensions import db
 from config import TestingConfig, normalise_database_url
 from tests.test_schema import _diff
@@ -140,7 +140,7 @@ def read_all() -> dict[str, dict]:
             rows = {}
             for raw in result:
                 row = {name: _comparable(value, (table, name) in json_columns)
-                       for name, value in zip(columns, raw)}
+                       for name, value in zip(columns, raw, strict=False)}
                 rows[tuple(row[k] for k in key)] = row
             content[table] = {"columns": columns, "rows": rows}
     return content
@@ -174,7 +174,7 @@ def losses(before: dict, after: dict, exempt: dict | None = None) -> list[str]:
         if added:
             problems.append(f"{table}: {len(added)} rows appeared, keys {added[:5]}")
         for k in sorted(k for k in old.keys() & new.keys() if old[k] != new[k])[:3]:
-            changed = {c: (a, b) for c, a, b in zip(columns, old[k], new[k]) if a != b}
+            changed = {c: (a, b) for c, a, b in zip(columns, old[k], new[k], strict=False) if a != b}
             problems.append(f"{table} {k}: changed {changed}")
     return problems
 
@@ -254,7 +254,7 @@ def test_every_revision_goes_down_and_up_again_without_losing_a_row(scratch_url)
         # level below it, and every downgrade on one full at its own level.
         exempt: dict[str, str] = {}  # tables some downgrade removed rows of, on purpose
         above = bottom = snapshot
-        for revision, below in zip(reversed(history[1:]), reversed(history[:-1])):
+        for revision, below in zip(reversed(history[1:]), reversed(history[:-1]), strict=False):
             on_purpose = DATA_REMOVED_ON_PURPOSE.get(revision, {})
             exempt.update(on_purpose)
             assert step("-1") == below

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.clock import today_for
+from app.core.clock import today_for
 from app.extensions import db
 from app.models import (
     TASK_CANCELLED,

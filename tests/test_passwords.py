@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from argon2 import PasswordHasher
 
-from app import passwords
+from app.core import passwords
 from app.extensions import db
 from tests.conftest import PASSWORD, login, make_therapist
 

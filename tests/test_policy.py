@@ -198,7 +198,8 @@ def test_get_visible_or_404_refuses_hidden_and_malformed_ids(world):
     ]:
         with pytest.raises(NotFound):
             policy.get_visible_or_404(model, obj_id, user=user)
-    assert policy.get_visible_or_404(Reflection, world["reflection"].id, user=world["therapist"]).id == world["reflection"].id
+    loaded = policy.get_visible_or_404(Reflection, world["reflection"].id, user=world["therapist"])
+    assert loaded.id == world["reflection"].id
 
 
 NOBODY = row(client=False, same_therapist_client=False, therapist=False, other_therapist=False,

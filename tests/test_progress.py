@@ -12,7 +12,7 @@ import pytest
 
 from app.extensions import db
 from app.models import Feedback, Reflection
-from app.progress.charts import HEIGHT, BOTTOM, TOP, Series, bar_chart, line_chart, ratings_chart
+from app.progress.charts import BOTTOM, HEIGHT, TOP, Series, bar_chart, line_chart, ratings_chart
 from app.progress.services import (
     Progress,
     monday_of,

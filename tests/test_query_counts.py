@@ -88,7 +88,7 @@ def grow_world(world: dict, count: int) -> None:
     client, her partner and another client; pair exercises answered by both; sessions."""
     from datetime import time, timedelta
 
-    from app.clock import today_for
+    from app.core.clock import today_for
     from app.pairs.services import assign_to_pair
     from app.reflections.services import submit_reflection
     from app.sessions import services as sessions

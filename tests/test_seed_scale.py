@@ -20,7 +20,7 @@ from app.models import (
     User,
     utcnow,
 )
-from app.scale import (
+from app.ops.scale import (
     CLINICAL,
     FEEDBACK,
     OPENINGS,

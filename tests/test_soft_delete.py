@@ -96,7 +96,7 @@ def test_a_deleted_task_and_its_reflection_vanish_for_the_therapist_and_the_clie
 
 
 def test_the_charts_counts_and_queue_leave_deleted_reflections_out(app, world):
-    from app.clock import today_for, zone_for
+    from app.core.clock import today_for, zone_for
     from app.progress.services import dashboard, progress_for
     from app.review.services import review_counts
 

@@ -143,8 +143,8 @@ def test_home_and_notifications_agree_about_new_feedback(app):
 
 
 def test_the_demo_tells_the_same_story_on_home_and_in_notifications(app):
-    from app.demo import DEMO_PASSWORD, DEMO_PEOPLE, seed_demo
     from app.models import User
+    from app.ops.demo import DEMO_PASSWORD, DEMO_PEOPLE, seed_demo
     from tests.conftest import login
 
     seed_demo()

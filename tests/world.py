@@ -6,7 +6,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from app.clock import today_for
+from app.core.clock import today_for
 from app.extensions import db
 from app.models import Exercise
 from tests.conftest import make_client, make_therapist
@@ -69,6 +69,7 @@ def build_world() -> dict:
     return dict(therapist=t, client=c, same_therapist_client=c3, other_therapist=t2,
                 notification=notification,
                 other_client=c2, partner=p, session=session, pair_session=pair_session,
-                member_note=member_note, agenda_item=agenda_item, built_in=built_in, own_exercise=own, open_task=open_task,
+                member_note=member_note, agenda_item=agenda_item, built_in=built_in, own_exercise=own,
+                open_task=open_task,
                 submitted_task=submitted_task, draft_task=draft_task, reflection=reflection,
                 draft=draft, invitation=invitation, pair=pair, shared_reflection=shared_reflection)

@@ -15,7 +15,7 @@ from wtforms.validators import (
     Optional,
 )
 
-from app.forms_common import AppForm, clean_text, int_or_none
+from app.core.forms import AppForm, clean_text, int_or_none
 
 REPEAT_CHOICES = [SelectChoice("none", "Once"), SelectChoice("daily", "Every day"),
                   SelectChoice("weekly", "Every week")]

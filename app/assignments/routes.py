@@ -6,10 +6,10 @@ from wtforms import SelectChoice
 from app import policy
 from app.assignments import bp, deletion, services
 from app.assignments.forms import AssignForm, DueDateForm, TaskActionForm
-from app.clock import today_for
+from app.core.clock import today_for
+from app.core.forms import choose_first
 from app.exercises.families import family_name
 from app.exercises.services import assignable_exercises
-from app.forms_common import choose_first
 from app.models import DELETED_DAYS, Assignment, Exercise, Reflection, User
 
 

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager, joinedload
 from werkzeug.exceptions import Forbidden
 
-from app import audit, paging, policy
+from app import audit, policy
+from app.core import paging
 from app.exercises.families import sharing_for
 from app.extensions import db
 from app.models import (

@@ -2,7 +2,7 @@
 from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
-from app.forms_common import EMAIL_MAX, PASSWORD_MAX, AppForm, new_password_fields
+from app.core.forms import EMAIL_MAX, PASSWORD_MAX, AppForm, new_password_fields
 from app.models.accounts import PRONOUNS
 
 

@@ -10,15 +10,15 @@ from app.auth.forms import (
     AccountForm,
     ChangePasswordForm,
     CodeForm,
-    PasswordConfirmForm,
     ForgotPasswordForm,
     LoginForm,
     LogoutForm,
+    PasswordConfirmForm,
     ResetPasswordForm,
 )
+from app.core.forms import choose_first
+from app.core.links import is_safe_next
 from app.extensions import db, limiter
-from app.forms_common import choose_first
-from app.links import is_safe_next
 from app.models import User, utcnow
 
 SIGN_IN_REFUSED = "That email and password do not match an account. Please try again."

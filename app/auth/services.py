@@ -5,17 +5,18 @@ import hashlib
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm.attributes import set_committed_value
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.orm.attributes import set_committed_value
 
-from app import audit, passwords
+from app import audit
 from app.auth import sessions
+from app.core import passwords
+from app.core.links import external_url
+from app.core.mail import try_send_email
 from app.extensions import db
-from app.links import external_url
-from app.mail import try_send_email
-from app.models.accounts import PRONOUNS
 from app.models import User, utcnow
+from app.models.accounts import PRONOUNS
 
 RESET_SALT = "common-ground-password-reset"
 
@@ -154,9 +155,9 @@ def user_for_reset_token(token: str) -> User:
     try:
         data = _serializer().loads(token, max_age=max_age)
     except SignatureExpired:
-        raise AccountError("This reset link has expired. Ask for a new one below.")
+        raise AccountError("This reset link has expired. Ask for a new one below.") from None
     except BadSignature:
-        raise AccountError("This reset link is not valid. Ask for a new one below.")
+        raise AccountError("This reset link is not valid. Ask for a new one below.") from None
     user = db.session.get(User, data.get("u")) if isinstance(data, dict) else None
     if user is None or not user.is_active or data.get("f") != _fingerprint(user):
         raise AccountError("This reset link has already been used. Ask for a new one below.")

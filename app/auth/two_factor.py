@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from flask import current_app
 from markupsafe import Markup
 
-from app import audit, passwords
+from app import audit
+from app.core import passwords
 from app.extensions import db
 from app.models import RecoveryCode, User, utcnow
 

@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 from app import policy
 from app.assignments.services import client_tasks
 from app.caseload import bp, services
-from app.clock import today_for, zone_for
+from app.core.clock import today_for, zone_for
 from app.exercises.families import family_name
 from app.invitations.forms import InvitationActionForm
 from app.invitations.services import invitation_link

@@ -1,11 +1,9 @@
 """Caseload queries and the therapist's view of one client."""
 from __future__ import annotations
 
-
 from app import audit, policy
 from app.extensions import db
 from app.models import Invitation, User
-
 
 
 def open_invitations(therapist: User) -> list[Invitation]:

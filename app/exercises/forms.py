@@ -2,8 +2,8 @@
 from wtforms import SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
+from app.core.forms import AppForm, choose_first, clean_text
 from app.exercises.families import family_choices
-from app.forms_common import AppForm, choose_first, clean_text
 
 MIN_PROMPTS, MAX_PROMPTS, PROMPT_MAX = 2, 5, 500
 

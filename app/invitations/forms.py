@@ -2,7 +2,7 @@
 from wtforms import EmailField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, Length
 
-from app.forms_common import EMAIL_MAX, NAME_MAX, AppForm, new_password_fields
+from app.core.forms import EMAIL_MAX, NAME_MAX, AppForm, new_password_fields
 
 
 def _strip(value):

@@ -11,12 +11,13 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import Forbidden
 
-from app import audit, passwords, policy
+from app import audit, policy
 from app.auth import sessions
 from app.auth.services import normalise_email
+from app.core import passwords
+from app.core.links import external_url
+from app.core.mail import try_send_email
 from app.extensions import db
-from app.links import external_url
-from app.mail import try_send_email
 from app.models import ROLE_CLIENT, Invitation, User, utcnow
 
 INVITATION_SALT = "common-ground-invitation"
@@ -120,7 +121,7 @@ def invitation_for_token(token: str) -> Invitation:
     try:
         invitation_id, nonce = _serializer().loads(token)
     except (BadSignature, ValueError, TypeError):
-        raise InvitationError("This invitation link is not valid. Please ask your therapist for a new one.")
+        raise InvitationError("This invitation link is not valid. Please ask your therapist for a new one.") from None
     invitation = db.session.get(Invitation, invitation_id) if isinstance(invitation_id, int) else None
     if invitation is None or not secrets.compare_digest(str(nonce), invitation.nonce):
         raise InvitationError("This invitation link is not valid. Please ask your therapist for a new one.")
@@ -170,5 +171,5 @@ def accept_invitation(token: str, name: str, password: str) -> User:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise InvitationError("This email already has a Common Ground account. Please sign in.")
+        raise InvitationError("This email already has a Common Ground account. Please sign in.") from None
     return client

@@ -6,7 +6,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app import policy
 from app.assignments.services import task_board
-from app.clock import today_for
+from app.core.clock import today_for
 from app.exercises.families import family_name
 from app.extensions import db
 from app.main import bp

@@ -9,7 +9,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.extensions import db
 from app.models.base import ROLE_CLIENT, ROLE_THERAPIST, UTCDateTime, utcnow
 
-
 PRONOUNS = {
     "she": {"subject": "she", "object": "her", "possessive": "her", "label": "she / her"},
     "he": {"subject": "he", "object": "him", "possessive": "his", "label": "he / him"},

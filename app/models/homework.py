@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.crypto import EncryptedJSON, EncryptedText
+from app.core.crypto import EncryptedJSON, EncryptedText
 from app.extensions import db
 from app.models.accounts import User
 from app.models.base import UTCDateTime, utcnow

@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.crypto import EncryptedText
+from app.core.crypto import EncryptedText
 from app.extensions import db
 from app.models.accounts import User
 from app.models.base import UTCDateTime, utcnow

@@ -1,5 +1,5 @@
 """Opening and marking notifications read are POSTs that need only the CSRF token."""
-from app.forms_common import AppForm
+from app.core.forms import AppForm
 
 
 class NotificationForm(AppForm):

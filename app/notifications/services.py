@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import Forbidden
 
 from app import policy
-from app.clock import today_for
+from app.core.clock import today_for
+from app.core.mail import try_send_email
 from app.extensions import db
-from app.mail import try_send_email
 from app.models import TASK_OPEN, Assignment, Notification, Reflection, ReminderSent, User, utcnow
 
 MESSAGES = {

@@ -9,7 +9,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from app.forms_common import AppForm, clean_text, int_or_none
+from app.core.forms import AppForm, clean_text, int_or_none
 
 LABEL_SUGGESTIONS = ["mother", "daughter", "sister", "partner", "grandmother", "granddaughter"]
 

@@ -5,11 +5,11 @@ from wtforms import SelectChoice
 
 from app import policy
 from app.assignments.services import AssignmentError
-from app.clock import today_for
+from app.core.clock import today_for
+from app.core.forms import choose_first
 from app.exercises.families import family_name
 from app.exercises.services import assignable_exercises
 from app.extensions import db
-from app.forms_common import choose_first
 from app.models import Exercise, Pair, Reflection, User
 from app.pairs import bp, services
 from app.pairs.forms import (

@@ -14,7 +14,6 @@ from app.exercises.families import sharing_for
 from app.extensions import db
 from app.models import (
     REFLECTION_SUBMITTED,
-    SHARING_NEVER,
     TASK_OPEN,
     Assignment,
     Exercise,
@@ -57,7 +56,7 @@ def link_pair(therapist: User, first: User, first_label: str, second: User, seco
     pair = Pair(therapist_id=therapist.id)
     db.session.add(pair)
     db.session.flush()
-    for client, label in zip((first, second), labels):
+    for client, label in zip((first, second), labels, strict=False):
         db.session.add(PairMember(pair_id=pair.id, user_id=client.id, label=label))
     audit.record(therapist, "pair_proposed", first, pair)
     for client in (first, second):
@@ -148,22 +147,29 @@ def assign_to_pair(therapist: User, pair: Pair, exercise: Exercise, *, due_date:
 
 
 def share(client: User, reflection: Reflection) -> None:
-    """Share a sent reflection with her partner. Refusals say why; nothing changes."""
-    if client.id != reflection.author_id:
+    """Share a sent reflection with her partner. The decision is policy.can_share_reflection
+    (the rule the button asks); a refusal says which part of it is missing; nothing changes."""
+    if not policy.is_author(client, reflection):
         raise Forbidden()
-    if reflection.assignment.sharing == SHARING_NEVER:
-        raise PairError("Reflections on safety and boundaries are only ever for your therapist; "
-                        "they cannot be shared.")
-    if reflection.status != REFLECTION_SUBMITTED:
-        raise PairError("Send your reflection first; then you can choose to share it.")
-    if policy.active_pair_of(client) is None:
-        raise PairError("You can share once you and your partner have both accepted the link.")
-    if reflection.shared_at is None:
-        reflection.shared_at = utcnow()
-        audit.record(client, "reflection_shared", client, reflection)
-        notify(policy.active_pair_of(client).partner_of(client.id).user, "partner_shared",
-               share_link(reflection.id))
-        db.session.commit()
+    if reflection.shared_at is not None:
+        return  # already shared: sharing twice changes nothing
+    if not policy.can_share_reflection(client, reflection):
+        raise PairError(_why_not_shareable(client, reflection))
+    reflection.shared_at = utcnow()
+    audit.record(client, "reflection_shared", client, reflection)
+    notify(policy.active_pair_of(client).partner_of(client.id).user, "partner_shared",
+           share_link(reflection.id))
+    db.session.commit()
+
+
+def _why_not_shareable(client: User, reflection: Reflection) -> str:
+    """The sentence for a refused share, from the named parts of the rule."""
+    if policy.never_shareable(reflection.assignment):
+        return ("Reflections on safety and boundaries are only ever for your therapist; "
+                "they cannot be shared.")
+    if not policy.shareable(reflection):
+        return "Send your reflection first; then you can choose to share it."
+    return "You can share once you and your partner have both accepted the link."
 
 
 def withdraw(client: User, reflection: Reflection) -> None:

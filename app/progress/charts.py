@@ -79,7 +79,7 @@ def line_chart(chart_id: str, title: str, series: list[Series], y_max: int = 10)
             dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
             body.append(f'<polyline fill="none" stroke="{s.colour}" stroke-width="2"{dash} points="'
                         + " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in coords) + '"/>')
-        for (cx, cy), (t, v) in zip(coords, s.points):
+        for (cx, cy), (t, v) in zip(coords, s.points, strict=False):
             body.append(f'<circle class="point" data-series="{escape(s.label)}" data-value="{v}" '
                         f'cx="{cx:.1f}" cy="{cy:.1f}" r="3.5" fill="{s.colour}">'
                         f'<title>{escape(s.label)}, {_fmt_day(t)}: {v}</title></circle>')

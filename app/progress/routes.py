@@ -5,7 +5,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_login import current_user, login_required
 
 from app import policy
-from app.clock import today_for, zone_for
+from app.core.clock import today_for, zone_for
 from app.models import User
 from app.progress import bp, export, services
 from app.progress.charts import ratings_chart, weekly_chart

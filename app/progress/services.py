@@ -7,8 +7,9 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from werkzeug.exceptions import Forbidden
 
-from app import paging, policy
-from app.clock import today_for, zone_for
+from app import policy
+from app.core import paging
+from app.core.clock import today_for, zone_for
 from app.extensions import db
 from app.models import (
     REFLECTION_SUBMITTED,

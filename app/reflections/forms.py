@@ -6,7 +6,7 @@ import re
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import Length, ValidationError
 
-from app.forms_common import ANSWER_MAX, AppForm, clean_text
+from app.core.forms import ANSWER_MAX, AppForm, clean_text
 from app.models import STAYED_PRESENT_CHOICES
 
 

@@ -11,7 +11,7 @@ from app.pairs.forms import PairActionForm
 from app.pairs.services import partner_panel
 from app.reflections import bp, services
 from app.reflections.forms import AddendumForm, UrgentForm, reflection_form
-from app.templating import localtime
+from app.web.templating import localtime
 
 WITH_REFLECTION = (joinedload(Assignment.reflection),)  # the task page shows both
 

@@ -2,7 +2,7 @@
 from wtforms import BooleanField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from app.forms_common import ANSWER_MAX, AppForm, clean_text
+from app.core.forms import ANSWER_MAX, AppForm, clean_text
 
 
 class FeedbackForm(AppForm):

@@ -5,7 +5,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager
 from werkzeug.exceptions import Forbidden
 
-from app import audit, paging, policy
+from app import audit, policy
+from app.core import paging
 from app.extensions import db
 from app.models import Assignment, Feedback, PrivateAnnotation, Reflection, User, utcnow
 from app.notifications.services import notify

@@ -20,7 +20,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from app.forms_common import ANSWER_MAX, AppForm, clean_text
+from app.core.forms import ANSWER_MAX, AppForm, clean_text
 
 NOTE_MAX = ANSWER_MAX
 _LIMIT = Length(max=NOTE_MAX, message=f"Please keep it under {NOTE_MAX:,} characters.")

@@ -5,7 +5,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app import policy
-from app.clock import today_for
+from app.core.clock import today_for
 from app.models import AgendaItem, Pair, SessionNote, TherapySession, User
 from app.sessions import bp, saving, services
 from app.sessions.forms import (

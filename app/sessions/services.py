@@ -8,8 +8,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import Forbidden
 
-from app import audit, paging, policy
-from app.clock import zone_for
+from app import audit, policy
+from app.core import paging
+from app.core.clock import zone_for
 from app.extensions import db
 from app.models import (
     NOTE_MEMBER,

@@ -96,10 +96,11 @@ def sign_in(page, base: str, email: str, password: str) -> None:
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(re.compile(r".*/(caseload|home|login/verify)$"))
     if page.url.endswith("/login/verify"):
+        import sqlalchemy as sa
+
+        from app.extensions import db
         from app.models import User
         from tests.conftest import fresh_totp_code
-        from app.extensions import db
-        import sqlalchemy as sa
 
         user = db.session.scalar(sa.select(User).where(User.email == email))
         page.get_by_label("Code from your authenticator app").fill(fresh_totp_code(user))

@@ -84,7 +84,7 @@ def test_no_serious_accessibility_violations(base, browser, world, axe_source, r
 def test_pages_fit_the_screen_without_sideways_scrolling(base, browser, world, screenshots, role, viewport):
     context, page = _context(browser, base, world, role, VIEWPORTS[viewport])
     too_wide = {}
-    for template, url in zip(PAGES[role], _urls(world, role)):
+    for template, url in zip(PAGES[role], _urls(world, role), strict=False):
         page.goto(base + url)
         width = page.evaluate("document.documentElement.scrollWidth")
         if width > VIEWPORTS[viewport]["width"]:
@@ -102,5 +102,5 @@ def test_headings_start_at_one_and_never_skip_a_level(base, browser, world):
             page.goto(base + url)
             levels = page.evaluate("[...document.querySelectorAll('h1,h2,h3,h4')].map(h => +h.tagName[1])")
             assert levels and levels[0] == 1 and levels.count(1) == 1, (url, levels)
-            assert all(b - a <= 1 for a, b in zip(levels, levels[1:])), (url, levels)
+            assert all(b - a <= 1 for a, b in zip(levels, levels[1:], strict=False)), (url, levels)
         context.close()

@@ -89,7 +89,7 @@ def test_text_typed_just_before_the_tab_closes_comes_back(base, browser):
     from datetime import timedelta
 
     from app.assignments.services import assign_exercise
-    from app.clock import today_for
+    from app.core.clock import today_for
     from app.models import Exercise
 
     therapist = make_therapist()
@@ -120,7 +120,7 @@ def test_text_typed_just_before_the_tab_closes_comes_back(base, browser):
 def test_a_failed_save_is_shown_plainly_and_retried(base, browser):
 
     from app.assignments.services import assign_exercise
-    from app.clock import today_for
+    from app.core.clock import today_for
     from app.models import Exercise
 
     therapist = make_therapist()

@@ -16,7 +16,7 @@ from flask.cli import with_appcontext
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from app.security import secret_key_problem
+from app.web.security import secret_key_problem
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 MAX_REASONABLE_REQUEST = 32 * 1024 * 1024  # the largest form is ~8 MiB (see config.py)
@@ -92,7 +92,7 @@ def _encryption(keys) -> Check:
         return Check(WARN, "encryption at rest", "ENCRYPTION_KEYS is not set: free text would be "
                      "encrypted with a key derived from SECRET_KEY, or not at all")
     try:
-        from app.crypto import EncryptionConfigError, parse_keys
+        from app.core.crypto import EncryptionConfigError, parse_keys
     except ImportError:  # encryption at rest not installed in this build
         return Check(OK, "encryption at rest", "ENCRYPTION_KEYS is set")
     try:

@@ -3,8 +3,8 @@ from flask import render_template, request
 from flask_login import current_user, login_required
 
 from app import policy
-from app.audit_trail import bp, services
-from app.clock import zone_for
+from app.audit import bp, services
+from app.core.clock import zone_for
 from app.models import User
 
 

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import with_appcontext
 
-from app.database import SQLITE_BUSY_TIMEOUT_MS
+from app.core.database import SQLITE_BUSY_TIMEOUT_MS
 from app.extensions import db
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -357,7 +357,7 @@ def _read_record(path: Path, kind: str) -> dict | None:
     try:
         record = json.loads(record_path.read_text())
     except ValueError as exc:
-        raise click.ClickException(f"{record_path} is not a readable backup record: {exc}")
+        raise click.ClickException(f"{record_path} is not a readable backup record: {exc}") from exc
     if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT:
         raise click.ClickException(f"{record_path} is not a Common Ground backup record.")
     if record.get("backend") != kind:
@@ -407,7 +407,7 @@ def _refuse_if_in_use(backend: str) -> None:
                 "SELECT pid, usename, application_name FROM pg_stat_activity WHERE datname = current_database() "
                 "AND pid <> pg_backend_pid() AND backend_type = 'client backend' ORDER BY pid")).all()
     except sa.exc.OperationalError as exc:
-        raise click.ClickException(f"Cannot connect to the database: {exc.orig}")
+        raise click.ClickException(f"Cannot connect to the database: {exc.orig}") from exc
     finally:
         db.engine.dispose()
     if others:

@@ -6,11 +6,12 @@ import click
 import sqlalchemy as sa
 from flask import Flask, current_app
 
-from app import backup, demo, passwords, scale
 from app.auth.services import normalise_email
-from app.deploy_check import check_deploy
+from app.core import passwords
 from app.extensions import db
 from app.models import ROLE_THERAPIST, User
+from app.ops import backup, demo, scale
+from app.ops.deploy_check import check_deploy
 
 
 def init_app(app: Flask) -> None:

@@ -7,7 +7,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 
 from app import policy
-from app.clock import zone_for
+from app.core.clock import zone_for
 from app.exercises.families import family_name
 
 

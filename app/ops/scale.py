@@ -26,10 +26,10 @@ from zoneinfo import ZoneInfo
 
 import click
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from flask import current_app
+from sqlalchemy.dialects import postgresql
 
-from app import passwords
+from app.core import passwords
 from app.exercises.families import sharing_for
 from app.extensions import db
 from app.models import (
@@ -224,7 +224,7 @@ class Seeder:
         linked = self.now - timedelta(days=SPAN_DAYS + 20)
         pair_id = self.w.add("pairs", {"therapist_id": therapist, "created_at": linked,
                                        "ended_at": None, "ended_by_id": None, "end_reason": None})
-        for client, label in zip(members, ("mother", "daughter")):
+        for client, label in zip(members, ("mother", "daughter"), strict=False):
             self.w.add("pair_members", {"pair_id": pair_id, "user_id": client, "label": label,
                                         "accepted_at": linked + timedelta(hours=2)})
         return pair_id
@@ -248,7 +248,7 @@ class Seeder:
                     "reveal_together": rng.random() < 0.3,
                     "created_at": self.created_for(due)})
                 shared_slots[slot] = (exercise, due, pe)
-        for label, (client, _) in zip(("mother", "daughter"), members):
+        for label, (client, _) in zip(("mother", "daughter"), members, strict=False):
             tasks, reflections = counts[client]
             drafts = 0 if reflections < 2 else min(reflections - 1, max(1, round(tasks / 10)))
             submitted = reflections - drafts

@@ -7,8 +7,8 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
-from app import passwords
-from app.clock import today_for
+from app.core import passwords
+from app.core.clock import today_for
 from app.exercises.families import sharing_for
 from app.extensions import db
 from app.models import (

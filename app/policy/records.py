@@ -1,0 +1,26 @@
+"""The audit trail and notifications."""
+from __future__ import annotations
+
+from app.models import (
+    User,
+)
+from app.policy.base import _signed_in, is_client, is_therapist
+from app.policy.clients import can_view_client
+
+# --- the audit trail ------------------------------------------------------------------------
+
+def can_view_audit_of(user, client: User) -> bool:
+    """A client's audit trail: her own therapist only (a client sees her activity page instead)."""
+    return is_therapist(user) and can_view_client(user, client)
+
+
+def can_view_own_activity(user) -> bool:
+    """Who read her record and when: every client, about herself."""
+    return is_client(user)
+
+
+# --- notifications ---------------------------------------------------------------------------
+
+def can_open_notification(user, note) -> bool:
+    """A notification is its recipient's alone."""
+    return _signed_in(user) and note is not None and note.user_id == user.id

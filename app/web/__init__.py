@@ -1,0 +1,2 @@
+"""What wraps every request: error pages, security headers, the input guard, trusted hosts,
+log hygiene and the template helpers."""
