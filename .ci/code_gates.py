@@ -33,7 +33,7 @@ MARKUP_ALLOWLIST = {
         "escapes the whole text first, then adds only <p> and <br>",
     ("app/progress/charts.py", "_frame"):
         "SVG from numbers and constants; every label, title and description passes escape()",
-    ("app/auth/two_factor.py", "qr_svg"):
+    ("app/accounts/two_factor.py", "qr_svg"):
         "segno's SVG of the provisioning URI: the URI becomes QR modules (path data), never text",
 }
 # (path, stripped line) -> why; for templates. None reviewed so far: keep it that way.

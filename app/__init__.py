@@ -37,47 +37,16 @@ def create_app(config_class=None) -> Flask:
         from werkzeug.middleware.proxy_fix import ProxyFix
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"], x_proto=1)
 
-    from app import (
-        assignments,
-        auth,
-        caseload,
-        exercises,
-        invitations,
-        main,
-        notifications,
-        pairs,
-        progress,
-        reflections,
-        review,
-        sessions,
-    )
-    from app import (
-        audit as audit_trail,
-    )
+    # The areas of the practice, each a blueprint; then what wraps every request.
+    from app import accounts, audit, homework, notifications, pairs, progress, therapy_sessions
     from app.core import crypto
     from app.ops import cli
-    from app.web import (
-        errors,
-        input_guard,
-        templating,
-        trusted_hosts,
-    )
+    from app.web import errors, health, input_guard, templating, trusted_hosts
 
-    auth.init_login_manager(login_manager)
-    auth.init_commands(app)
-    app.register_blueprint(main.bp)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(caseload.bp)
-    app.register_blueprint(invitations.bp)
-    app.register_blueprint(exercises.bp)
-    app.register_blueprint(assignments.bp)
-    app.register_blueprint(reflections.bp)
-    app.register_blueprint(review.bp)
-    app.register_blueprint(pairs.bp)
-    app.register_blueprint(sessions.bp)
-    app.register_blueprint(notifications.bp)
-    app.register_blueprint(progress.bp)
-    app.register_blueprint(audit_trail.bp)
+    accounts.init_login_manager(login_manager)
+    accounts.init_commands(app)
+    for area in (accounts, homework, pairs, therapy_sessions, progress, notifications, audit, health):
+        app.register_blueprint(area.bp)
     notifications.services.init_app(app)
     errors.init_app(app)
     input_guard.init_app(app)

@@ -8,19 +8,12 @@ from html import unescape
 
 import sqlalchemy as sa
 
-from app.assignments import services as assignment_services
 from app.core.clock import today_for
-from app.exercises.families import sharing_for
 from app.extensions import db
-from app.models import (
-    REFLECTION_SUBMITTED,
-    TASK_SUBMITTED,
-    Assignment,
-    Exercise,
-    Reflection,
-    User,
-)
-from app.reflections import services as reflection_services
+from app.homework import reflections as reflection_services
+from app.homework import tasks as assignment_services
+from app.homework.families import sharing_for
+from app.models import REFLECTION_SUBMITTED, TASK_SUBMITTED, Assignment, Exercise, Reflection, User
 
 FULL_RATINGS = {"resentment": 3, "closeness": 7, "stayed_present": "partly"}
 

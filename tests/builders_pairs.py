@@ -9,8 +9,8 @@ from html import unescape
 import sqlalchemy as sa
 
 from app.core.clock import today_for
-from app.exercises.families import sharing_for
 from app.extensions import db
+from app.homework.families import sharing_for
 from app.models import (
     TASK_OPEN,
     Assignment,

@@ -10,16 +10,8 @@ import sqlalchemy as sa
 
 from app.core.clock import today_for
 from app.extensions import db
-from app.models import (
-    AuditEvent,
-    ClinicalNote,
-    Pair,
-    SessionNote,
-    SessionNoteRevision,
-    TherapySession,
-    User,
-)
-from app.sessions import services as session_services
+from app.models import AuditEvent, ClinicalNote, Pair, SessionNote, SessionNoteRevision, TherapySession, User
+from app.therapy_sessions import services as session_services
 
 
 def linked_pair(therapist: User, first: User, second: User) -> Pair:

@@ -50,7 +50,7 @@ def test_crash_shows_a_500_page_with_an_error_id_and_no_traceback(app, client, m
     def broken():
         raise RuntimeError("secret internal detail 4711")
 
-    monkeypatch.setitem(app.view_functions, "main.home", broken)
+    monkeypatch.setitem(app.view_functions, "homework.home", broken)
     # migrations/env.py's fileConfig() disables loggers that existed before the in-process
     # `upgrade()` of the test session; a production web process never runs it, so re-enable.
     monkeypatch.setattr(logging.getLogger("common_ground.errors"), "disabled", False)
@@ -71,10 +71,10 @@ def test_crash_shows_a_500_page_with_an_error_id_and_no_traceback(app, client, m
 def test_crash_leaves_the_app_working(app, client, monkeypatch):
     person = make_client(make_therapist())
     login(client, person)
-    original = app.view_functions["main.home"]
-    monkeypatch.setitem(app.view_functions, "main.home", lambda: 1 / 0)
+    original = app.view_functions["homework.home"]
+    monkeypatch.setitem(app.view_functions, "homework.home", lambda: 1 / 0)
     assert client.get("/home").status_code == 500
-    monkeypatch.setitem(app.view_functions, "main.home", original)
+    monkeypatch.setitem(app.view_functions, "homework.home", original)
     assert client.get("/home").status_code == 200
 
 

@@ -150,9 +150,9 @@ CLIENT_RECORD = ("{client}", "{reflection}", "{shared_reflection}", "{open_task}
 # Pages that show someone else one of those objects without showing her record: forms that only
 # name her, and a member's view of her own pair link.
 NOT_A_READ = {
-    ("therapist", "assignments.assign"): "the assignment form names her, nothing more",
-    ("therapist", "sessions.new_for_client"): "the new-session form names her, nothing more",
-    ("therapist", "sessions.new_for_pair"): "the new-session form names the pair, nothing more",
+    ("therapist", "homework.assign"): "the assignment form names her, nothing more",
+    ("therapist", "therapy_sessions.new_for_client"): "the new-session form names her, nothing more",
+    ("therapist", "therapy_sessions.new_for_pair"): "the new-session form names the pair, nothing more",
     ("therapist", "pairs.assign"): "the pair-assignment form names the pair, nothing more",
     ("partner", "pairs.show"): "the partner's own view of the link: names and labels",
 }
@@ -191,6 +191,6 @@ def test_every_page_showing_her_record_to_someone_else_is_audited(app, world, ac
 def test_the_walk_covers_the_pages_it_should(app):
     """The walk above is not empty by accident: it reaches the main reads of C's record."""
     covered = {p.values[1] for p in _reads_of_her_record()}
-    assert {"caseload.client", "review.read", "review.read#shared", "sessions.show", "sessions.prep",
-            "pairs.show", "pairs.shared", "progress.client_export_page",
-            "audit_trail.client_trail"} <= covered
+    assert {"progress.client", "homework.read", "homework.read#shared", "therapy_sessions.show",
+            "therapy_sessions.prep", "pairs.show", "pairs.shared", "progress.client_export_page",
+            "audit.client_trail"} <= covered

@@ -56,7 +56,7 @@ def _first(body, name, kind):
 # --- the reflection draft: autosave and the form's own buttons -------------------------------
 
 def _set_known_draft(world):
-    from app.reflections.services import save_draft
+    from app.homework.reflections import save_draft
 
     task = db.session.get(Assignment, world["draft_task"].id)
     db.session.execute(sa.update(Reflection).where(Reflection.assignment_id == task.id)

@@ -40,8 +40,8 @@ ARG_OBJECTS = {
 }
 TOKEN_ARGS = {"token"}
 # Run last in their group: they sign people out, close accounts or end the pair.
-LAST = ["auth.logout", "auth.change_password", "auth.disable_two_factor", "exercises.archive",
-        "invitations.revoke", "pairs.decline", "pairs.leave", "pairs.dissolve", "progress.close_account"]
+LAST = ["accounts.logout", "accounts.change_password", "accounts.disable_two_factor", "homework.archive_exercise",
+        "accounts.revoke_invitation", "pairs.decline", "pairs.leave", "pairs.dissolve", "accounts.close_account"]
 DENIED = {403, 404, "login"}
 
 
@@ -152,8 +152,8 @@ def field_names_for(app, rule, scraped) -> set[str]:
     names = set(scraped.get(rule.endpoint, set()))
     for form_class in form_classes_of(app.view_functions[rule.endpoint]):
         names |= field_names_of(form_class)
-    if rule.endpoint == "reflections.autosave":  # the task page's form, sent by the page's script
-        names |= scraped.get("reflections.save", set())
+    if rule.endpoint == "homework.autosave":  # the task page's form, sent by the page's script
+        names |= scraped.get("homework.save", set())
     names.add("csrf_token")
     return names
 

@@ -13,8 +13,8 @@ from sqlalchemy import event
 
 from app.core.clock import today_for
 from app.core.passwords import hash_password
-from app.exercises.families import sharing_for
 from app.extensions import db
+from app.homework.families import sharing_for
 from app.models import (
     REFLECTION_SUBMITTED,
     ROLE_CLIENT,

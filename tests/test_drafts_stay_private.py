@@ -91,23 +91,23 @@ SKIPPED_RULES = {
 }
 # GET rules that answer no one with a page of their own (each is still fetched and hunted).
 REDIRECT_ONLY = {
-    "main.index": "sends each person to her own home",
+    "accounts.index": "sends each person to her own home",
 }
 
 # Query strings that change what a page holds ("" is the page itself).
 QUERY_VARIANTS = {
     "progress.client_export_page": ["", "?private_notes=1"],
     "progress.client_export_json": ["", "?private_notes=1"],
-    "caseload.index": ["", "?sort=activity", "?sort=unreviewed", "?sort=overdue", "?attention=1",
+    "progress.caseload": ["", "?sort=activity", "?sort=unreviewed", "?sort=overdue", "?attention=1",
                        "?q=a"],
-    "caseload.client": ["", "?page=2"],
-    "review.queue": ["", "?page=2"],
-    "exercises.index": ["", "?archived=1"],
+    "progress.client": ["", "?page=2"],
+    "homework.queue": ["", "?page=2"],
+    "homework.library": ["", "?archived=1"],
     "notifications.index": ["", "?page=2"],
-    "sessions.index": ["", "?page=2"],
-    "audit_trail.client_trail": ["", "?page=2"],
-    "audit_trail.my_activity": ["", "?page=2"],
-    "auth.login": ["", "?next=/home"],
+    "therapy_sessions.index": ["", "?page=2"],
+    "audit.client_trail": ["", "?page=2"],
+    "audit.my_activity": ["", "?page=2"],
+    "accounts.login": ["", "?next=/home"],
 }
 
 # Pages that change with every read, so that "before" and "after" a draft cannot be compared:
@@ -115,8 +115,8 @@ QUERY_VARIANTS = {
 # writes no audit row is asserted on the table itself, and the trail is still searched for
 # markers.
 NOT_COMPARABLE = {
-    "audit_trail.client_trail": "each read of the record adds a row to the trail",
-    "audit_trail.my_activity": "each read of her record by someone else adds a row",
+    "audit.client_trail": "each read of the record adds a row to the trail",
+    "audit.my_activity": "each read of her record by someone else adds a row",
 }
 
 def marker(author: str, where: str, field: int) -> str:
@@ -309,13 +309,12 @@ def _saving_drafts(world: World, label: str, saves: list[tuple]) -> None:
 
 def _build(world: World) -> None:
     """The practice, through the services (the drafts come later, through HTTP)."""
-    from app.assignments.services import assign_exercise
-    from app.auth.services import make_reset_token
-    from app.invitations.services import invitation_token, invite_client
+    from app.accounts.invitations import invitation_token, invite_client
+    from app.accounts.services import make_reset_token
+    from app.homework import reflections, review
+    from app.homework.tasks import assign_exercise
     from app.pairs import services as pairs
-    from app.reflections import services as reflections
-    from app.review import services as review
-    from app.sessions import services as sessions
+    from app.therapy_sessions import services as sessions
 
     ruth, sam = make_therapist("Ruth"), make_therapist("Sam")
     maria, dora, iris = make_client(ruth, "Maria"), make_client(ruth, "Dora"), make_client(ruth, "Iris")

@@ -15,13 +15,7 @@ import sqlalchemy as sa
 
 from app import create_app
 from app.core.clock import today_for
-from app.core.crypto import (
-    DecryptionError,
-    EncryptionConfigError,
-    derive_key,
-    encrypted_columns,
-    keyring,
-)
+from app.core.crypto import DecryptionError, EncryptionConfigError, derive_key, encrypted_columns, keyring
 from app.extensions import db
 from app.models import Addendum, AgendaItem, Assignment, Feedback, Reflection, SessionNote
 from config import ProductionConfig, TestingConfig, normalise_database_url

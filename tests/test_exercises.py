@@ -6,8 +6,8 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.exercises.families import FAMILIES
 from app.extensions import db
+from app.homework.families import FAMILIES
 from app.models import Assignment, Exercise
 from tests.builders_homework import assign, built_in, make_exercise, refresh
 from tests.conftest import login

@@ -11,11 +11,11 @@ import sqlalchemy as sa
 
 from app.core.clock import today_for
 from app.extensions import db
+from app.homework import reflections as reflection_services
+from app.homework import review as review_services
 from app.models import AuditEvent, LoginSession, Reflection, User
 from app.pairs import services as pair_services
-from app.reflections import services as reflection_services
-from app.review import services as review_services
-from app.sessions import services as session_services
+from app.therapy_sessions import services as session_services
 from tests.builders_homework import assign, submit
 from tests.builders_pairs import give_to_pair, link, signed_in, text_of
 from tests.builders_sessions import clinical_note, member_note, shared_note

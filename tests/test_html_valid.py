@@ -25,9 +25,9 @@ import pytest
 import sqlalchemy as sa
 
 from app import policy
-from app.auth.services import make_reset_token
+from app.accounts.invitations import invitation_token, invite_client
+from app.accounts.services import make_reset_token
 from app.extensions import db
-from app.invitations.services import invitation_token, invite_client
 from app.models import Assignment, Pair, Reflection, SessionNote, User
 from app.ops.demo import DEMO_PASSWORD, DEMO_PEOPLE, seed_demo
 from tests.conftest import csrf_token_from, fresh_totp_code
@@ -212,8 +212,8 @@ def _form_errors(client, user: User, pages: list[Page]) -> None:
 def _widen_the_demo(app) -> None:
     """States the demo does not show by itself: a cancelled task, and a task and a reflection
     that the therapist deleted (Priya's, so that every other account sees the demo as it is)."""
-    from app.assignments.deletion import delete_reflection, delete_task
-    from app.assignments.services import cancel_assignment
+    from app.homework.deletion import delete_reflection, delete_task
+    from app.homework.tasks import cancel_assignment
 
     sam = db.session.scalar(sa.select(User).where(User.email == "sam.okafor@example.com"))
     priya = db.session.scalar(sa.select(User).where(User.email == "priya.nair@example.com"))

@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from itsdangerous import URLSafeSerializer
 
+from app.accounts.invitations import INVITATION_SALT
 from app.extensions import db
-from app.invitations.services import INVITATION_SALT
 from app.models import ROLE_CLIENT, Invitation, User, utcnow
 from tests.conftest import Mailbox, login, make_client, make_therapist
 

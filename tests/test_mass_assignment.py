@@ -34,7 +34,7 @@ def test_a_draft_cannot_be_written_in_someone_elses_name(app, people):
 
 
 def test_an_invitation_always_makes_a_client_of_the_inviting_therapist(app, people):
-    from app.invitations.services import invitation_token, invite_client
+    from app.accounts.invitations import invitation_token, invite_client
 
     with current_app.test_request_context():
         invitation, _ = invite_client(people["therapist"], "newcomer@example.org")

@@ -187,12 +187,12 @@ def populate() -> None:
     enough agenda items to need more than one of 0006's batches."""
     from datetime import time
 
-    from app.auth.sessions import start_session
-    from app.auth.two_factor import regenerate_recovery_codes
+    from app.accounts.login_sessions import start_session
+    from app.accounts.two_factor import regenerate_recovery_codes
+    from app.homework.reflections import add_addendum
+    from app.homework.review import annotate, give_feedback
     from app.models import AgendaItem, ReminderSent, utcnow
-    from app.reflections.services import add_addendum
-    from app.review.services import annotate, give_feedback
-    from app.sessions import services as sessions
+    from app.therapy_sessions import services as sessions
     from tests.builders_homework import assign, submit
     from tests.builders_sessions import clinical_note, member_note, shared_note
     from tests.conftest import PASSWORD

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from app.auth.services import LOCKOUT_AFTER
+from app.accounts.services import LOCKOUT_AFTER
 from app.extensions import db
 from app.models import User
 from tests.conftest import PASSWORD, make_client, make_therapist

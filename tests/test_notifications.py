@@ -12,17 +12,11 @@ import sqlalchemy as sa
 
 from app.core.clock import today_for
 from app.extensions import db
-from app.models import (
-    TASK_CANCELLED,
-    Notification,
-    ReminderSent,
-    User,
-    utcnow,
-)
+from app.homework import review as review_services
+from app.models import TASK_CANCELLED, Notification, ReminderSent, User, utcnow
 from app.notifications.services import EMAIL_SUBJECT, notify, send_reminders
 from app.pairs import services as pair_services
-from app.review import services as review_services
-from app.sessions import services as session_services
+from app.therapy_sessions import services as session_services
 from tests.builders_homework import assign, submit
 from tests.builders_pairs import give_to_pair, link, signed_in, text_of
 from tests.conftest import make_client, make_therapist
@@ -54,7 +48,7 @@ def test_new_task_notifies_the_client_only(app, people):
     task = assign(people["therapist"], people["client"], due=2)
     assert new_since(before) == Counter({(people["client"].id, "new_task"): 1})
     # a repeating exercise is one notification, not one per occurrence
-    from app.assignments.services import assign_exercise
+    from app.homework.tasks import assign_exercise
 
     before = all_notes()
     assign_exercise(people["therapist"], people["client"], task.exercise, due_date=task.due_date,
@@ -371,7 +365,7 @@ def test_a_notification_inside_a_rolled_back_savepoint_sends_nothing(app, people
 
 def test_a_refused_action_sends_nothing(app, people, mailbox):
     """A submit refused for a missing rating commits the draft but tells no one."""
-    from app.reflections.services import ReflectionError, submit_reflection
+    from app.homework.reflections import ReflectionError, submit_reflection
 
     therapist, maria = people["therapist"], people["client"]
     therapist.email_notifications = True

@@ -15,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.homework import review as review_services
 from app.models import Reflection, utcnow
-from app.review import services as review_services
 from tests.builders_homework import assign, built_in, save_draft, submit
 from tests.builders_pairs import (
     audit_count,

@@ -226,7 +226,7 @@ DELETED_MATRIX = [
 
 @pytest.fixture
 def deleted_world(world):
-    from app.assignments import deletion
+    from app.homework import deletion
     t = world["therapist"]
     deletion.delete_task(t, world["open_task"])
     deletion.delete_reflection(t, world["reflection"])

@@ -13,13 +13,7 @@ import pytest
 from app.extensions import db
 from app.models import Feedback, Reflection
 from app.progress.charts import BOTTOM, HEIGHT, TOP, Series, bar_chart, line_chart, ratings_chart
-from app.progress.services import (
-    Progress,
-    monday_of,
-    present_streaks,
-    resentment_trend,
-    weekly_counts,
-)
+from app.progress.services import Progress, monday_of, present_streaks, resentment_trend, weekly_counts
 from tests.builders_homework import assign, days_ago, save_draft, submit
 from tests.builders_pairs import link, signed_in
 from tests.conftest import make_client

@@ -89,9 +89,9 @@ def grow_world(world: dict, count: int) -> None:
     from datetime import time, timedelta
 
     from app.core.clock import today_for
+    from app.homework.reflections import submit_reflection
     from app.pairs.services import assign_to_pair
-    from app.reflections.services import submit_reflection
-    from app.sessions import services as sessions
+    from app.therapy_sessions import services as sessions
 
     therapist = world["therapist"]
     for person in (world["client"], world["partner"], world["same_therapist_client"]):

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import AgendaItem
-from app.sessions import services as session_services
+from app.therapy_sessions import services as session_services
 from tests.builders_sessions import (
     clinical_note,
     clinical_of,
@@ -115,7 +115,7 @@ def test_a_conflict_on_one_note_still_saves_the_other(people, client):
 
 
 def test_a_refused_save_gives_back_everything_she_typed(people, client):
-    from app.sessions.forms import NOTE_MAX
+    from app.therapy_sessions.forms import NOTE_MAX
 
     ruth, maria = people["therapist"], people["client"]
     session = record(ruth, maria)

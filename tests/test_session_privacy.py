@@ -19,7 +19,7 @@ from app.models import (
     SessionNoteRevision,
     TherapySession,
 )
-from app.sessions import services as session_services
+from app.therapy_sessions import services as session_services
 from tests.builders_sessions import (
     clinical_note,
     linked_pair,

@@ -866,7 +866,7 @@ def test_the_note_forms_carry_their_csrf_tokens(practice, csrf_app):
 
 
 def test_a_note_over_the_limit_is_refused(practice, client):
-    from app.sessions.forms import NOTE_MAX
+    from app.therapy_sessions.forms import NOTE_MAX
 
     session = record(practice["ruth"], practice["maria"])
     login(client, practice["ruth"])

@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from app.assignments import deletion
 from app.extensions import db
+from app.homework import deletion
+from app.homework.reflections import add_addendum
+from app.homework.review import annotate, give_feedback
 from app.models import (
     Addendum,
     Assignment,
@@ -22,8 +24,6 @@ from app.models import (
     utcnow,
 )
 from app.notifications.services import send_reminders
-from app.reflections.services import add_addendum
-from app.review.services import annotate, give_feedback
 from tests.conftest import login
 from tests.world import build_world
 
@@ -97,8 +97,8 @@ def test_a_deleted_task_and_its_reflection_vanish_for_the_therapist_and_the_clie
 
 def test_the_charts_counts_and_queue_leave_deleted_reflections_out(app, world):
     from app.core.clock import today_for, zone_for
+    from app.homework.review import review_counts
     from app.progress.services import dashboard, progress_for
-    from app.review.services import review_counts
 
     c, t = world["client"], world["therapist"]
     before = len(progress_for(c, today_for(c), zone_for(c)).points)

@@ -9,11 +9,11 @@ from html import unescape
 
 import sqlalchemy as sa
 
-from app.assignments import deletion
 from app.extensions import db
+from app.homework import deletion
+from app.homework import review as review_services
 from app.models import Notification, Reflection
 from app.pairs import services as pair_services
-from app.review import services as review_services
 from tests.builders_homework import assign, days_ago, submit
 from tests.builders_pairs import flashes, give_to_pair, link, signed_in, text_of
 from tests.builders_sessions import record

@@ -16,10 +16,10 @@ def build_world() -> dict:
     """Therapist T with client C (an open task, a submitted reflection, a draft) and an
     invitation and exercise of her own; therapist T2 with client C2; C3 another client of T;
     P, C's linked pair partner, with whom C shares one reflection."""
-    from app.assignments.services import assign_exercise
-    from app.exercises.services import create_exercise
-    from app.invitations.services import invite_client
-    from app.reflections.services import save_draft, submit_reflection
+    from app.accounts.invitations import invite_client
+    from app.homework.exercises import create_exercise
+    from app.homework.reflections import save_draft, submit_reflection
+    from app.homework.tasks import assign_exercise
 
     t = make_therapist("Ruth")
     c = make_client(t, "Maria")
@@ -57,7 +57,7 @@ def build_world() -> dict:
     # C keeps for the therapist only, and an agenda item of C's.
     from datetime import time
 
-    from app.sessions import services as sessions
+    from app.therapy_sessions import services as sessions
     session = sessions.record_session(t, c, today, time(10, 0), 50)
     sessions.save_shared_note(t, session, "Shared summary.", 0)
     sessions.save_clinical_note(t, session, "CLINICAL-SENTINEL", 0)

@@ -5,6 +5,6 @@ from flask import Blueprint
 
 from app.audit.records import record, record_read, record_reads  # noqa: F401
 
-bp = Blueprint("audit_trail", __name__)
+bp = Blueprint("audit", __name__)
 
 from app.audit import routes  # noqa: E402,F401

@@ -22,7 +22,7 @@ def client_trail(client_id):
                                            request.args.get("page", 1, type=int))
     if services.READ_AUDIT_TRAIL not in actions:  # this very reading just added it
         actions = sorted(actions + [services.READ_AUDIT_TRAIL])
-    return render_template("audit_trail/client.html", client=client, rows=rows,
+    return render_template("audit/client.html", client=client, rows=rows,
                            pagination=pagination, filter=trail_filter,
                            actions=[(a, services.action_label(a)) for a in actions])
 
@@ -33,4 +33,4 @@ def my_activity():
     """Who else opened or changed her record, and when (never what they read)."""
     policy.require_client(current_user)
     pagination, rows = services.activity_of(current_user, request.args.get("page", 1, type=int))
-    return render_template("audit_trail/activity.html", rows=rows, pagination=pagination)
+    return render_template("audit/activity.html", rows=rows, pagination=pagination)

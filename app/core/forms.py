@@ -17,6 +17,11 @@ class AppForm(FlaskForm):
             return super().render_field(field, render_kw)
 
 
+class CsrfForm(AppForm):
+    """A form whose only field is its CSRF token: every button that changes something with
+    nothing to type (share, tick off, mark read, close an account ...) posts one."""
+
+
 CHOOSE = "Choose…"
 
 

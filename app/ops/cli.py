@@ -6,7 +6,7 @@ import click
 import sqlalchemy as sa
 from flask import Flask, current_app
 
-from app.auth.services import normalise_email
+from app.accounts.services import normalise_email
 from app.core import passwords
 from app.extensions import db
 from app.models import ROLE_THERAPIST, User
@@ -94,7 +94,7 @@ def send_reminders():
 @click.command("purge-deleted")
 def purge_deleted():
     """Remove for good the tasks and reflections deleted over 30 days ago (for cron; safe to run twice)."""
-    from app.assignments.deletion import purge_deleted as purge
+    from app.homework.deletion import purge_deleted as purge
 
     removed = purge()
     click.echo(f"Purged: {removed['tasks']} deleted task(s), {removed['reflections']} deleted reflection(s).")

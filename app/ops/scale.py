@@ -30,8 +30,8 @@ from flask import current_app
 from sqlalchemy.dialects import postgresql
 
 from app.core import passwords
-from app.exercises.families import sharing_for
 from app.extensions import db
+from app.homework.families import sharing_for
 from app.models import (
     REFLECTION_DRAFT,
     REFLECTION_SUBMITTED,

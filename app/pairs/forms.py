@@ -37,6 +37,3 @@ class PairAssignForm(AppForm):
     )
     submit = SubmitField("Assign to both")
 
-
-class PairActionForm(AppForm):
-    """Accept, decline, leave, dissolve, share and withdraw need only the CSRF token."""

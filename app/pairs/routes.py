@@ -1,23 +1,18 @@
 """Views for pairs."""
-from flask import abort, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from app import policy
-from app.assignments.services import AssignmentError
 from app.core.clock import today_for
-from app.core.forms import choose_first
-from app.exercises.families import family_name
-from app.exercises.services import assignable_exercises
+from app.core.forms import CsrfForm, choose_first
 from app.extensions import db
-from app.models import Exercise, Pair, Reflection, User
+from app.homework.exercises import assignable_exercises
+from app.homework.families import family_name
+from app.homework.tasks import AssignmentError
+from app.models import Exercise, Pair, User
 from app.pairs import bp, services
-from app.pairs.forms import (
-    LABEL_SUGGESTIONS,
-    LinkPairForm,
-    PairActionForm,
-    PairAssignForm,
-)
+from app.pairs.forms import LABEL_SUGGESTIONS, LinkPairForm, PairAssignForm
 from app.progress.charts import pair_chart
 from app.progress.services import progress_of_each
 
@@ -69,16 +64,16 @@ def show(pair_id):
                                pair_svg=pair_chart("pair-ratings", members),
                                sessions=services.pair_sessions(current_user, pair),
                                table=services.ratings_side_by_side(rows, pair),
-                               action_form=PairActionForm())
+                               action_form=CsrfForm())
     return render_template("pairs/member.html", pair=pair, me=pair.member_for(current_user.id),
-                           partner=pair.partner_of(current_user.id), action_form=PairActionForm())
+                           partner=pair.partner_of(current_user.id), action_form=CsrfForm())
 
 
 def _pair_action(pair_id, require_role, action, done_message):
     # Visibility first, so that another person's pair answers 404 whatever the visitor's role.
     pair = policy.get_visible_or_404(Pair, pair_id)
     require_role(current_user)
-    if PairActionForm().validate_on_submit():
+    if CsrfForm().validate_on_submit():
         try:
             action(pair)
         except services.PairError as exc:
@@ -105,7 +100,7 @@ def decline(pair_id):
     _pair_action(pair_id, policy.require_client,
                  lambda p: services.respond(current_user, p, accept=False),
                  "You declined the link. Nothing is shared.")
-    return redirect(url_for("main.home"))
+    return redirect(url_for("homework.home"))
 
 
 @bp.post("/pairs/<int:pair_id>/leave")
@@ -114,7 +109,7 @@ def leave(pair_id):
     """A member leaves the pair; sharing stops at once both ways."""
     _pair_action(pair_id, policy.require_client, lambda p: services.leave_pair(current_user, p),
                  "You have left the pair. Neither of you can read what the other had shared.")
-    return redirect(url_for("main.home"))
+    return redirect(url_for("homework.home"))
 
 
 @bp.post("/pairs/<int:pair_id>/dissolve")
@@ -157,40 +152,6 @@ def assign(pair_id):
             flash(f"“{exercise.title}” given to both.", "success")
             return redirect(url_for("pairs.show", pair_id=pair.id))
     return render_template("pairs/assign.html", form=form, pair=pair)
-
-
-@bp.post("/reflections/<int:reflection_id>/share")
-@login_required
-def share(reflection_id):
-    """The author shares her sent reflection with her partner."""
-    reflection = policy.get_visible_or_404(Reflection, reflection_id)
-    if not policy.is_author(current_user, reflection):
-        abort(403)
-    if PairActionForm().validate_on_submit():
-        try:
-            services.share(current_user, reflection)
-        except services.PairError as exc:
-            flash(str(exc), "error")
-        else:
-            flash("Shared with your partner. You can stop sharing at any time.", "success")
-    return redirect(url_for("reflections.task", task_id=reflection.assignment_id))
-
-
-@bp.post("/reflections/<int:reflection_id>/unshare")
-@login_required
-def unshare(reflection_id):
-    """The author stops sharing; her partner loses access at once."""
-    reflection = policy.get_visible_or_404(Reflection, reflection_id)
-    if not policy.is_author(current_user, reflection):
-        abort(403)
-    if PairActionForm().validate_on_submit():
-        try:
-            services.withdraw(current_user, reflection)
-        except services.PairError as exc:
-            flash(str(exc), "error")
-        else:
-            flash("No longer shared. Your partner cannot read it any more.", "success")
-    return redirect(url_for("reflections.task", task_id=reflection.assignment_id))
 
 
 @bp.get("/shared")

@@ -9,9 +9,9 @@ from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.exceptions import Forbidden
 
 from app import audit, policy
-from app.assignments.services import AssignmentError, check_due_date
-from app.exercises.families import sharing_for
 from app.extensions import db
+from app.homework.families import sharing_for
+from app.homework.tasks import AssignmentError, check_due_date
 from app.models import (
     REFLECTION_SUBMITTED,
     TASK_OPEN,

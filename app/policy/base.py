@@ -3,9 +3,7 @@ from __future__ import annotations
 
 from flask import abort
 
-from app.models import (
-    ROLE_CLIENT,
-)
+from app.models import ROLE_CLIENT
 
 
 def _signed_in(user) -> bool:

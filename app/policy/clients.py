@@ -3,11 +3,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from app.models import (
-    ROLE_CLIENT,
-    Invitation,
-    User,
-)
+from app.models import ROLE_CLIENT, Invitation, User
 from app.policy.base import _signed_in, is_client, is_therapist
 
 # --- clients -------------------------------------------------------------------------------

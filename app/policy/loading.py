@@ -4,21 +4,9 @@ from __future__ import annotations
 from flask import abort
 
 from app.extensions import db
-from app.models import (
-    REFLECTION_SUBMITTED,
-    Assignment,
-    Exercise,
-    Invitation,
-    Pair,
-    Reflection,
-    User,
-)
+from app.models import REFLECTION_SUBMITTED, Assignment, Exercise, Invitation, Pair, Reflection, User
 from app.models.progress import Notification
-from app.models.sessions import (
-    AgendaItem,
-    SessionNote,
-    TherapySession,
-)
+from app.models.sessions import AgendaItem, SessionNote, TherapySession
 from app.policy.base import is_therapist
 from app.policy.clients import can_manage_invitation, can_view_client
 from app.policy.homework import can_view_assignment, can_view_exercise, can_view_reflection

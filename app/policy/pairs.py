@@ -6,15 +6,7 @@ from flask import g, has_request_context, request
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.models import (
-    REFLECTION_SUBMITTED,
-    SHARING_NEVER,
-    Assignment,
-    Pair,
-    PairMember,
-    Reflection,
-    User,
-)
+from app.models import REFLECTION_SUBMITTED, SHARING_NEVER, Assignment, Pair, PairMember, Reflection, User
 from app.policy.base import _signed_in, is_client, is_therapist
 from app.policy.clients import can_assign_to
 

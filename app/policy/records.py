@@ -1,9 +1,7 @@
 """The audit trail and notifications."""
 from __future__ import annotations
 
-from app.models import (
-    User,
-)
+from app.models import User
 from app.policy.base import _signed_in, is_client, is_therapist
 from app.policy.clients import can_view_client
 

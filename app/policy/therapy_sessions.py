@@ -3,18 +3,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from app.models import (
-    ROLE_CLIENT,
-    Pair,
-    PairMember,
-)
-from app.models.sessions import (
-    NOTE_SHARED,
-    VISIBLE_TO_PAIR,
-    AgendaItem,
-    SessionNote,
-    TherapySession,
-)
+from app.models import ROLE_CLIENT, Pair, PairMember
+from app.models.sessions import NOTE_SHARED, VISIBLE_TO_PAIR, AgendaItem, SessionNote, TherapySession
 from app.policy.base import _signed_in, is_client, is_therapist
 
 # --- sessions and their notes ---------------------------------------------------------------

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("progress", __name__)
 
-from app.progress import routes  # noqa: E402,F401
+from app.progress import caseload_routes, routes  # noqa: E402,F401

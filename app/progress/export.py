@@ -6,7 +6,6 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import Forbidden
 
 from app import audit, policy
-from app.auth import sessions as login_sessions
 from app.extensions import db
 from app.models import (
     NOTE_MEMBER,
@@ -130,15 +129,3 @@ def record_of(actor: User, client: User, include_private_notes: bool = False) ->
     audit.record(actor, "record_exported", client, client)
     db.session.commit()
     return record
-
-
-def close_account(therapist: User, client: User) -> None:
-    """The client can no longer sign in; her record is kept and can still be exported."""
-    if not (policy.is_therapist(therapist) and policy.can_view_client(therapist, client)):
-        raise Forbidden()
-    if client.closed_at is None:
-        client.closed_at = utcnow()
-        client.session_token = None
-        login_sessions.end_other_sessions(client)
-        audit.record(therapist, "account_closed", client, client)
-        db.session.commit()

@@ -1,7 +1,7 @@
-"""Views for progress, export and closing an account."""
+"""Views for progress and the export of a record."""
 import json
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app import policy
@@ -9,7 +9,6 @@ from app.core.clock import today_for, zone_for
 from app.models import User
 from app.progress import bp, export, services
 from app.progress.charts import ratings_chart, weekly_chart
-from app.progress.forms import CloseAccountForm
 
 
 @bp.get("/progress")
@@ -83,16 +82,3 @@ def client_export_page(client_id):
                          **({"private_notes": "1"} if private else {})),
         toggle_url=url_for("progress.client_export_page", client_id=client.id,
                            **({} if private else {"private_notes": "1"})))
-
-
-@bp.post("/clients/<int:client_id>/close")
-@login_required
-def close_account(client_id):
-    """Close a client's account: she can no longer sign in; the record is kept."""
-    client = policy.get_visible_or_404(User, client_id)
-    policy.require_therapist(current_user)
-    if not CloseAccountForm().validate_on_submit():
-        abort(400)
-    export.close_account(current_user, client)
-    flash(f"{client.name}'s account is closed. The record is kept and can still be exported.", "success")
-    return redirect(url_for("caseload.client", client_id=client.id))

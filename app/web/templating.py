@@ -8,7 +8,7 @@ from markupsafe import Markup, escape
 
 from app import policy
 from app.core.clock import zone_for
-from app.exercises.families import family_name
+from app.homework.families import family_name
 
 
 def user_zone() -> ZoneInfo:
@@ -73,7 +73,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def practice():
-        from app.auth.forms import LogoutForm
+        from app.accounts.forms import LogoutForm
         from app.notifications.services import unread_count
         return {
             "unread_notifications": (unread_count(current_user)

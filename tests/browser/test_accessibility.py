@@ -3,7 +3,7 @@ fit a 375 px phone and 200 % zoom without sideways scrolling, and phone screensh
 test-output/screenshots/."""
 import pytest
 
-from app.invitations.services import invitation_token
+from app.accounts.invitations import invitation_token
 from tests.browser.conftest import sign_in
 from tests.conftest import PASSWORD
 from tests.world import build_world
@@ -31,7 +31,7 @@ VIEWPORTS = {"desktop": {"width": 1280, "height": 900},
 @pytest.fixture
 def world(app):
     w = build_world()
-    from app.review.services import give_feedback
+    from app.homework.review import give_feedback
     give_feedback(w["therapist"], w["reflection"], "Thank you, this was brave.", mark_reviewed=False)
     w["token"] = invitation_token(w["invitation"])
     return w

@@ -88,8 +88,8 @@ def test_text_typed_just_before_the_tab_closes_comes_back(base, browser):
     and sends it to the server."""
     from datetime import timedelta
 
-    from app.assignments.services import assign_exercise
     from app.core.clock import today_for
+    from app.homework.tasks import assign_exercise
     from app.models import Exercise
 
     therapist = make_therapist()
@@ -119,8 +119,8 @@ def test_text_typed_just_before_the_tab_closes_comes_back(base, browser):
 
 def test_a_failed_save_is_shown_plainly_and_retried(base, browser):
 
-    from app.assignments.services import assign_exercise
     from app.core.clock import today_for
+    from app.homework.tasks import assign_exercise
     from app.models import Exercise
 
     therapist = make_therapist()

@@ -4,9 +4,9 @@ from datetime import timedelta
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from app.assignments.services import assign_exercise
 from app.core.clock import today_for
 from app.extensions import db
+from app.homework.tasks import assign_exercise
 from app.models import Exercise, Reflection
 from tests.conftest import PASSWORD, make_client, make_therapist
 

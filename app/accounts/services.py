@@ -1,0 +1,201 @@
+"""Account services: sign in, sign out, password change and reset."""
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.orm.attributes import set_committed_value
+
+from app import audit
+from app.accounts import login_sessions as sessions
+from app.core import passwords
+from app.core.links import external_url
+from app.core.mail import try_send_email
+from app.extensions import db
+from app.models import User, utcnow
+from app.models.accounts import PRONOUNS
+
+RESET_SALT = "common-ground-password-reset"
+
+
+class AccountError(Exception):
+    """A refusal with a sentence the person can act on, and the form field it belongs to."""
+
+    def __init__(self, message: str, field: str = "password"):
+        super().__init__(message)
+        self.field = field
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
+
+
+LOCKOUT_AFTER = 5          # failed attempts before the account locks
+LOCKOUT_MAX_MINUTES = 60   # the lock doubles with each further failure, up to this
+
+
+class LockedOut(AccountError):
+    """Too many failed attempts: the account is locked for a while."""
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user whose email and password match, or None (same work either way). Failures are
+    audited and count towards a lockout that grows; a locked account is refused even with the
+    right password until the lock ends (LockedOut)."""
+    user = find_user_by_email(email)
+    ok = passwords.verify_password(user.password_hash if user else None, password)
+    if user is not None and user.locked_until is not None and user.locked_until > utcnow():
+        record_failed_attempt(user, "sign_in_refused_locked", count=False)
+        raise LockedOut("Too many attempts. For your safety this account is locked for a while; "
+                        "please try again later or reset your password.")
+    if not ok or user is None or not user.is_active:
+        if user is not None:
+            record_failed_attempt(user, "sign_in_failed")
+        else:
+            audit.record(None, "sign_in_failed_unknown_email")
+            db.session.commit()
+        return None
+    user.failed_logins = 0
+    user.locked_until = None
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    db.session.commit()
+    return user
+
+
+def record_failed_attempt(user: User, action: str, count: bool = True) -> None:
+    """Audit a failed attempt and, when it counts, lengthen the lockout."""
+    if count:
+        # Counted by the database itself: parallel failures (several workers or machines) each
+        # add one, where a read-then-write in Python would let them overwrite each other.
+        failed = db.session.execute(
+            sa.update(User).where(User.id == user.id)
+            .values(failed_logins=sa.func.coalesce(User.failed_logins, 0) + 1)
+            .returning(User.failed_logins).execution_options(synchronize_session=False)
+        ).scalar_one()
+        set_committed_value(user, "failed_logins", failed)
+        if failed >= LOCKOUT_AFTER:
+            minutes = min(2 ** (failed - LOCKOUT_AFTER), LOCKOUT_MAX_MINUTES)
+            user.locked_until = utcnow() + timedelta(minutes=minutes)
+    audit.record(None, action, user)
+    db.session.commit()
+
+
+def sign_in(user: User) -> None:
+    """Open a login session and record the sign-in."""
+    sessions.start_session(user)
+    audit.record(user, "sign_in", user)
+    db.session.commit()
+
+
+def sign_out(user: User) -> None:
+    """End this browser's login session for good."""
+    sessions.end_session(user)
+    audit.record(user, "sign_out", user)
+    db.session.commit()
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    """Change the password after checking the current one; every other session ends."""
+    if not passwords.verify_password(user.password_hash, current_password):
+        raise AccountError("Your current password is not right.", field="current_password")
+    problem = passwords.password_problem(new_password, email=user.email, name=user.name)
+    if problem:
+        raise AccountError(problem)
+    user.password_hash = passwords.hash_password(new_password)
+    sessions.end_other_sessions(user)
+    audit.record(user, "password_changed", user)
+    db.session.commit()
+
+
+# --- password reset ------------------------------------------------------------------------
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=RESET_SALT)
+
+
+def _fingerprint(user: User) -> str:
+    # Binding the token to the current hash makes it single-use: a reset changes the hash.
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:20]
+
+
+def make_reset_token(user: User) -> str:
+    return _serializer().dumps({"u": user.id, "f": _fingerprint(user)})
+
+
+def request_password_reset(email: str) -> None:
+    """Email a reset link when the address has an account; do the same visible thing if not."""
+    user = find_user_by_email(email)
+    if user is None or not user.is_active:
+        return
+    link = external_url("accounts.reset_password", token=make_reset_token(user))
+    minutes = int(current_app.config["PASSWORD_RESET_LIFETIME"].total_seconds() // 60)
+    try_send_email(
+        user.email,
+        "Reset your Common Ground password",
+        f"Hello {user.name},\n\nSomeone (we hope you) asked to reset your Common Ground password.\n"
+        f"Open this link within {minutes} minutes to choose a new one:\n\n{link}\n\n"
+        "The link works once. If you did not ask for this, you can ignore this email; "
+        "your password stays as it is.\n",
+    )
+    audit.record(None, "password_reset_requested", user)
+    db.session.commit()
+
+
+def user_for_reset_token(token: str) -> User:
+    """The user a reset token belongs to; AccountError when it is expired, used or forged."""
+    max_age = current_app.config["PASSWORD_RESET_LIFETIME"].total_seconds()
+    try:
+        data = _serializer().loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise AccountError("This reset link has expired. Ask for a new one below.") from None
+    except BadSignature:
+        raise AccountError("This reset link is not valid. Ask for a new one below.") from None
+    user = db.session.get(User, data.get("u")) if isinstance(data, dict) else None
+    if user is None or not user.is_active or data.get("f") != _fingerprint(user):
+        raise AccountError("This reset link has already been used. Ask for a new one below.")
+    return user
+
+
+def reset_password(token: str, new_password: str) -> User:
+    """Set a new password from a reset link; every session of the account ends."""
+    user = user_for_reset_token(token)
+    problem = passwords.password_problem(new_password, email=user.email, name=user.name)
+    if problem:
+        raise AccountError(problem)
+    user.password_hash = passwords.hash_password(new_password)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.session_token = None
+    sessions.end_other_sessions(user)
+    audit.record(user, "password_reset", user)
+    db.session.commit()
+    return user
+
+
+def update_account(user: User, name: str, timezone: str, email_notifications: bool = False,
+                   pronouns: str | None = None) -> None:
+    """Change one's display name, pronouns, time zone and email preference."""
+    from zoneinfo import available_timezones
+
+    name = " ".join((name or "").split())
+    if not name:
+        raise AccountError("Please enter your name.", field="name")
+    if timezone not in available_timezones():
+        raise AccountError("Please choose a time zone from the list.", field="timezone")
+    if pronouns is not None:
+        if pronouns not in PRONOUNS and pronouns != "":
+            raise AccountError("Please choose from the list.", field="pronouns")
+        user.pronouns = pronouns
+    user.name = name
+    user.timezone = timezone
+    user.email_notifications = bool(email_notifications)
+    audit.record(user, "account_updated", user)
+    db.session.commit()

@@ -1,0 +1,158 @@
+"""Views for writing, sending and adding to a reflection."""
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload
+
+from app import audit, policy
+from app.core.forms import CsrfForm
+from app.homework import bp
+from app.homework import reflections as services
+from app.homework.families import SHARING_LABELS, family_name
+from app.homework.reflection_forms import AddendumForm, UrgentForm, reflection_form
+from app.homework.task_forms import DueDateForm
+from app.models import DELETED_DAYS, TASK_OPEN, Assignment, Reflection
+from app.pairs.services import partner_panel
+from app.web.templating import localtime
+
+WITH_REFLECTION = (joinedload(Assignment.reflection),)  # the task page shows both
+
+
+def _form_for(task: Assignment, **kwargs):
+    return reflection_form(task.prompts, **kwargs)
+
+
+def _fill_from_draft(form, reflection: Reflection | None) -> None:
+    if reflection is None:
+        return
+    for i, field in enumerate(form.answer_fields()):
+        field.data = reflection.answers[i] if i < len(reflection.answers) else ""
+    form.resentment.data = "" if reflection.resentment is None else str(reflection.resentment)
+    form.closeness.data = "" if reflection.closeness is None else str(reflection.closeness)
+    form.stayed_present.data = reflection.stayed_present or ""
+    form.urgent.data = reflection.urgent
+
+
+def _render_task(task: Assignment, form=None, status: int = 200):
+    reflection = task.reflection
+    if reflection is not None and reflection.deleted_at is not None:
+        reflection = None  # deleted by the therapist: the page says it was removed
+    context = dict(task=task, reflection=reflection, family_name=family_name,
+                   sharing_label=SHARING_LABELS.get(task.sharing, ""))
+    if policy.is_own_task(current_user, task):
+        if task.status == TASK_OPEN:
+            if form is None:
+                form = _form_for(task, formdata=None)
+                _fill_from_draft(form, reflection)
+            context.update(form=form)
+        services.mark_feedback_seen(current_user, reflection)
+        context.update(addendum_form=AddendumForm(), urgent_form=UrgentForm(),
+                       partner_panel=partner_panel(current_user, task),
+                       pair=policy.active_pair_of(current_user), pair_form=CsrfForm())
+        return render_template("homework/reflections/task.html", **context), status
+    if not policy.can_view_reflection(current_user, reflection):
+        context.update(reflection=None)  # a draft is its author's alone: not even that it exists
+    audit.record_read(current_user, task.client, task, action="read_task")
+    context.update(due_form=DueDateForm(due_date=task.due_date), action_form=CsrfForm(),
+                   deleted_days=DELETED_DAYS)
+    return render_template("homework/reflections/task_for_therapist.html", **context), status
+
+
+@bp.get("/tasks/<int:task_id>")
+@login_required
+def task(task_id):
+    """A task: the client writes here; her therapist manages the task here."""
+    return _render_task(policy.get_visible_or_404(Assignment, task_id, options=WITH_REFLECTION))[0]
+
+
+@bp.post("/tasks/<int:task_id>")
+@login_required
+def save(task_id):
+    """The form's own buttons: "Save draft" (works without JavaScript) and "Send"."""
+    task = policy.get_visible_or_404(Assignment, task_id, options=WITH_REFLECTION)
+    if not policy.is_own_task(current_user, task):
+        abort(403)
+    form = _form_for(task)
+    if not form.validate_on_submit():
+        flash("Some answers need a look before they can be saved; your text is still here.", "error")
+        return _render_task(task, form, 400)
+    sending = request.form.get("action") == "submit"
+    try:
+        if sending:
+            reflection, new = services.submit_reflection(
+                current_user, task, form.answers(), form.ratings(), urgent=form.urgent.data)
+        else:
+            services.save_draft(current_user, task, form.answers(), form.ratings())
+    except services.ReflectionError as exc:
+        if exc.field and exc.field in form:
+            form[exc.field].errors = list(form[exc.field].errors) + [str(exc)]
+            flash("Your draft is saved, but it could not be sent yet.", "error")
+            return _render_task(task, form, 400)
+        flash(str(exc), "error")
+        return redirect(url_for("homework.task", task_id=task.id))
+    if not sending:
+        flash("Draft saved. You can come back to it from any device.", "success")
+    elif new:
+        flash("Sent to your therapist. Thank you for taking the time.", "success")
+    else:
+        flash("This reflection was already sent; nothing was sent twice.", "info")
+    return redirect(url_for("homework.task", task_id=task.id))
+
+
+@bp.post("/tasks/<int:task_id>/draft")
+@login_required
+def autosave(task_id):
+    """Autosave from the page's script: JSON in, JSON out, the draft is never half-written."""
+    task = policy.get_visible_or_404(Assignment, task_id, options=WITH_REFLECTION)
+    if not policy.is_own_task(current_user, task):
+        abort(403)
+    form = _form_for(task)
+    if not form.validate_on_submit():
+        errors = {name: list(errs) for name, errs in form.errors.items()}
+        return jsonify(saved=False, message="Not saved: " + " ".join(
+            e for errs in errors.values() for e in errs), errors=errors), 400
+    try:
+        reflection = services.save_draft(current_user, task, form.answers(), form.ratings())
+    except services.ReflectionError as exc:
+        return jsonify(saved=False, closed=True, message=str(exc)), 409
+    return jsonify(saved=True, saved_at=reflection.draft_saved_at.isoformat(),
+                   saved_at_display=localtime(reflection.draft_saved_at, "%H:%M"))
+
+
+@bp.post("/reflections/<int:reflection_id>/addenda")
+@login_required
+def add_addendum(reflection_id):
+    """Add to a sent reflection."""
+    reflection = policy.get_visible_or_404(Reflection, reflection_id)
+    if not policy.can_add_addendum(current_user, reflection):
+        abort(403)
+    form = AddendumForm()
+    if form.validate_on_submit():
+        try:
+            services.add_addendum(current_user, reflection, form.body.data)
+        except services.ReflectionError as exc:
+            flash(str(exc), "error")
+        else:
+            flash("Added. Your therapist will see it under your reflection.", "success")
+            return redirect(url_for("homework.task", task_id=reflection.assignment_id))
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                flash(error, "error")
+        task = reflection.assignment
+        response, _ = _render_task(task)
+        return response, 400
+    return redirect(url_for("homework.task", task_id=reflection.assignment_id))
+
+
+@bp.post("/reflections/<int:reflection_id>/urgent")
+@login_required
+def mark_urgent(reflection_id):
+    """Flag a sent reflection as urgent for the therapist."""
+    reflection = policy.get_visible_or_404(Reflection, reflection_id)
+    if not policy.can_mark_urgent(current_user, reflection):
+        abort(403)
+    if UrgentForm().validate_on_submit():
+        services.mark_urgent(current_user, reflection)
+        flash("Marked urgent. Your therapist will see it first. If you are in danger now, please "
+              "use the crisis numbers at the bottom of the page.", "warning")
+    return redirect(url_for("homework.task", task_id=reflection.assignment_id))

@@ -1,0 +1,26 @@
+"""Forms for the therapist's review."""
+from wtforms import BooleanField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from app.core.forms import ANSWER_MAX, AppForm, clean_text
+
+
+class FeedbackForm(AppForm):
+    body = TextAreaField(
+        "Feedback — your client reads this", id="feedback-body", filters=[clean_text],
+        validators=[DataRequired(message="Write your feedback first."),
+                    Length(max=ANSWER_MAX, message=f"Please keep it under {ANSWER_MAX:,} characters.")],
+        description="Shown to your client under the reflection.", render_kw={"rows": 5, "data-limit": ANSWER_MAX},
+    )
+    mark_reviewed = BooleanField("Mark the reflection reviewed", default=True)
+
+
+class AnnotationForm(AppForm):
+    body = TextAreaField(
+        "Private annotation — only you", id="annotation-body", filters=[clean_text],
+        validators=[DataRequired(message="Write the annotation first."),
+                    Length(max=ANSWER_MAX, message=f"Please keep it under {ANSWER_MAX:,} characters.")],
+        description="Only you ever see this. It is never shown to any client.",
+        render_kw={"rows": 3, "data-limit": ANSWER_MAX},
+    )
+

@@ -1,0 +1,161 @@
+"""Assignment services: give a task, change its due date, cancel and reopen; the task board."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import contains_eager, joinedload
+from werkzeug.exceptions import Forbidden
+
+from app import audit, policy
+from app.core import paging
+from app.extensions import db
+from app.homework.families import sharing_for
+from app.models import (
+    TASK_CANCELLED,
+    TASK_OPEN,
+    TASK_SUBMITTED,
+    Assignment,
+    Exercise,
+    Reflection,
+    User,
+    utcnow,
+)
+from app.notifications.services import notify
+
+REPEAT_STEPS = {"none": None, "daily": timedelta(days=1), "weekly": timedelta(weeks=1)}
+DONE_SHOWN = 10
+TASKS_PER_PAGE = 20
+
+
+class AssignmentError(Exception):
+    """A refusal with a sentence the therapist can act on, and the field it belongs to."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def check_due_date(due: date, today: date) -> None:
+    if due < today:
+        raise AssignmentError("Choose today or a later date.", "due_date")
+    if due > today + timedelta(days=366):
+        raise AssignmentError("Choose a date within the next year.", "due_date")
+
+
+def assign_exercise(therapist: User, client: User, exercise: Exercise, *, due_date: date,
+                    today: date, note: str = "", repeat: str = "none", times: int = 1
+                    ) -> list[Assignment]:
+    """Give an exercise to a client, once or repeating; each occurrence is its own task."""
+    if not policy.can_assign_to(therapist, client) or not policy.can_view_exercise(therapist, exercise):
+        raise Forbidden()
+    if exercise.archived_at is not None:
+        raise AssignmentError("This exercise is archived; restore it first.", "exercise_id")
+    if repeat not in REPEAT_STEPS:
+        raise AssignmentError("Choose how often it repeats.", "repeat")
+    step = REPEAT_STEPS[repeat]
+    count = 1 if step is None else times
+    check_due_date(due_date, today)
+    series_key = secrets.token_hex(8) if count > 1 else None
+    tasks = []
+    for i in range(count):
+        task = Assignment(
+            client_id=client.id, therapist_id=therapist.id, exercise_id=exercise.id,
+            exercise_version=exercise.version, family=exercise.family, title=exercise.title,
+            instructions=exercise.instructions, prompts=list(exercise.prompts),
+            sharing=sharing_for(exercise.family), note=(note or "").strip(),
+            due_date=due_date + (step * i if step else timedelta(0)),
+            series_key=series_key, occurrence=i + 1, occurrences=count, status=TASK_OPEN,
+        )
+        db.session.add(task)
+        tasks.append(task)
+    db.session.flush()
+    for task in tasks:
+        audit.record(therapist, "task_assigned", client, task)
+    notify(client, "new_task", "/home")
+    db.session.commit()
+    return tasks
+
+
+def change_due_date(therapist: User, task: Assignment, due_date: date, today: date) -> None:
+    if not policy.can_change_due_date(therapist, task):
+        raise AssignmentError("Only an open task's due date can change.")
+    check_due_date(due_date, today)
+    task.due_date = due_date
+    audit.record(therapist, "task_due_date_changed", task.client, task)
+    db.session.commit()
+
+
+def cancel_assignment(therapist: User, task: Assignment) -> None:
+    """Cancel an open task. A draft she started is kept, and comes back if it is reopened."""
+    if not policy.can_cancel_assignment(therapist, task):
+        raise AssignmentError("Only an open task can be cancelled.")
+    task.status = TASK_CANCELLED
+    task.cancelled_at = utcnow()
+    audit.record(therapist, "task_cancelled", task.client, task)
+    db.session.commit()
+
+
+def reopen_assignment(therapist: User, task: Assignment) -> None:
+    if not policy.can_reopen_assignment(therapist, task):
+        raise AssignmentError("Only a cancelled task can be reopened.")
+    task.status = TASK_OPEN
+    task.cancelled_at = None
+    audit.record(therapist, "task_reopened", task.client, task)
+    db.session.commit()
+
+
+@dataclass
+class TaskBoard:
+    """The client's tasks by when they are due, with counts."""
+
+    overdue: list[Assignment] = field(default_factory=list)
+    due_today: list[Assignment] = field(default_factory=list)
+    upcoming: list[Assignment] = field(default_factory=list)
+    done: list[Assignment] = field(default_factory=list)
+    done_count: int = 0
+    new_feedback_count: int = 0
+
+
+def task_board(client: User, today: date) -> TaskBoard:
+    """Three queries, whatever the number of tasks: open tasks, recent done ones (each with its
+    reflection), counts."""
+    board = TaskBoard()
+    scope = policy.visible_assignments(client)
+    for task in db.session.scalars(
+        scope.where(Assignment.status == TASK_OPEN).options(joinedload(Assignment.reflection))
+        .order_by(Assignment.due_date, Assignment.id)
+    ):
+        if task.due_date < today:
+            board.overdue.append(task)
+        elif task.due_date == today:
+            board.due_today.append(task)
+        else:
+            board.upcoming.append(task)
+    board.done = list(db.session.scalars(
+        scope.where(Assignment.status == TASK_SUBMITTED)
+        .join(Assignment.reflection).options(contains_eager(Assignment.reflection))
+        .order_by(Reflection.submitted_at.desc()).limit(DONE_SHOWN)
+    ))
+    board.done_count, board.new_feedback_count = db.session.execute(
+        sa.select(
+            sa.func.count(Reflection.id),
+            sa.func.count(Reflection.id).filter(
+                Reflection.last_feedback_at.is_not(None),
+                sa.or_(Reflection.feedback_seen_at.is_(None),
+                       Reflection.feedback_seen_at < Reflection.last_feedback_at),
+            ),
+        ).where(Reflection.author_id == client.id, Reflection.status == "submitted",
+                Reflection.deleted_at.is_(None))
+    ).one()
+    return board
+
+
+def client_tasks(therapist: User, client: User, page: int):
+    """A page of one client's tasks for her therapist, newest due date first."""
+    query = (policy.visible_assignments(therapist).where(Assignment.client_id == client.id)
+             .options(joinedload(Assignment.reflection))
+             .order_by(Assignment.due_date.desc(), Assignment.id.desc()))
+    return paging.paginate(query, page, TASKS_PER_PAGE)
