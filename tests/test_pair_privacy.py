@@ -93,7 +93,7 @@ def build(app, state: str) -> dict:
         _force_shared(rid)
     elif state != "private":
         response = author.post(f"/reflections/{rid}/share", follow_redirects=True)
-        assert any("Shared with your partner" in f for f in flashes(response))
+        assert any(f"Shared with {anna.name}." in f for f in flashes(response)), flashes(response)
         assert _shared_at(rid) is not None
     if state == "withdrawn":
         author.post(f"/reflections/{rid}/unshare")

@@ -420,7 +420,7 @@ def test_the_author_shares_and_withdraws_and_the_partner_loses_access_at_once(ap
     rid = c["maria_reflection"].id
     maria, anna = signed_in(app, c["maria"]), signed_in(app, c["anna"])
     response = maria.post(f"/reflections/{rid}/share", follow_redirects=True)
-    assert "Shared with your partner" in " ".join(flashes(response))
+    assert f"Shared with {c['anna'].name}. You can stop sharing" in " ".join(flashes(response))
     assert f"Shared with {c['anna'].name}" in text_of(response)
     db.session.expire_all()
     assert db.session.get(Reflection, rid).shared_at is not None

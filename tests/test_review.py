@@ -138,7 +138,7 @@ def test_earlier_reflections_on_her_own_exercise_survive_its_edits(client, peopl
     # And the older one does not list the newer as "earlier".
     page = client.get(f"/reflections/{earlier.id}").get_data(as_text=True)
     assert "Round two" not in page
-    assert f"This is {latest.author.name.split()[0]}&#39;s first reflection on this exercise." in page
+    assert f"This is {latest.author.name.split()[0]}’s first reflection on this exercise." in page
 
 
 def test_reading_a_reflection_is_recorded_in_the_audit_trail(client, people, sent):

@@ -64,9 +64,9 @@ def test_a_client_without_pronouns_is_named_not_called_she(app):
                    "She will no longer", "Her earlier reflections", "her task will show",
                    "she has started writing"):
         assert phrase not in pages, phrase
-    assert "Everything since Jonah's last session" in pages
+    assert "Everything since Jonah’s last session" in pages
     assert f"{c['jonah'].name} wants to bring up" in pages
-    assert "This is Jonah's first reflection on this exercise." in pages
+    assert "This is Jonah’s first reflection on this exercise." in pages
 
 
 def test_pronouns_chosen_on_the_account_page_are_used(app):

@@ -19,8 +19,8 @@ from app.accounts.forms import (
 )
 from app.core.forms import choose_first
 from app.core.links import is_safe_next
-from app.extensions import db, limiter
-from app.models import User, utcnow
+from app.extensions import limiter
+from app.models import utcnow
 
 SIGN_IN_REFUSED = "That email and password do not match an account. Please try again."
 
@@ -83,7 +83,7 @@ def verify():
         session.pop(PENDING, None)
         flash("Please sign in again.", "info")
         return redirect(url_for("accounts.login"))
-    user = db.session.get(User, pending["user"])
+    user = services.find_user(pending.get("user"))
     if user is None or not user.is_active or not two_factor.enabled(user):
         session.pop(PENDING, None)
         return redirect(url_for("accounts.login"))

@@ -33,6 +33,11 @@ def normalise_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
+def find_user(user_id) -> User | None:
+    """The account with this id (the half-signed-in one waiting for its code)."""
+    return db.session.get(User, user_id) if isinstance(user_id, int) else None
+
+
 def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
 

@@ -36,7 +36,7 @@ FAMILIES: dict[str, Family] = {f.key: f for f in [
 ]}
 
 SHARING_LABELS = {
-    SHARING_AUTHOR_CHOICE: "Private unless you choose to share it with your partner",
+    SHARING_AUTHOR_CHOICE: "Private unless you choose to share it with the other member of your pair",
     SHARING_THERAPIST_DEFAULT: "Only your therapist reads this unless you decide otherwise",
     SHARING_NEVER: "Only your therapist ever reads this",
 }

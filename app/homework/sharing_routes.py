@@ -13,32 +13,34 @@ from app.pairs import services as pair_services
 @bp.post("/reflections/<int:reflection_id>/share")
 @login_required
 def share(reflection_id):
-    """The author shares her sent reflection with her partner."""
+    """The author shares her sent reflection with the other member of her pair."""
     reflection = policy.get_visible_or_404(Reflection, reflection_id)
     if not policy.is_author(current_user, reflection):
         abort(403)
     if CsrfForm().validate_on_submit():
         try:
-            pair_services.share(current_user, reflection)
+            reader = pair_services.share(current_user, reflection)
         except pair_services.PairError as exc:
             flash(str(exc), "error")
         else:
-            flash("Shared with your partner. You can stop sharing at any time.", "success")
+            flash(f"Shared with {reader.name}. You can stop sharing at any time." if reader
+                  else "This reflection is already shared.", "success")
     return redirect(url_for("homework.task", task_id=reflection.assignment_id))
 
 
 @bp.post("/reflections/<int:reflection_id>/unshare")
 @login_required
 def unshare(reflection_id):
-    """The author stops sharing; her partner loses access at once."""
+    """The author stops sharing; the other member loses access at once."""
     reflection = policy.get_visible_or_404(Reflection, reflection_id)
     if not policy.is_author(current_user, reflection):
         abort(403)
     if CsrfForm().validate_on_submit():
         try:
-            pair_services.withdraw(current_user, reflection)
+            reader = pair_services.withdraw(current_user, reflection)
         except pair_services.PairError as exc:
             flash(str(exc), "error")
         else:
-            flash("No longer shared. Your partner cannot read it any more.", "success")
+            flash(f"No longer shared. {reader.name} cannot read it any more." if reader
+                  else "No longer shared.", "success")
     return redirect(url_for("homework.task", task_id=reflection.assignment_id))

@@ -86,7 +86,7 @@ class User(db.Model):
         words = PRONOUNS.get(self.pronouns or "")
         if words is None:
             first = (self.name or "").split(" ")[0] or "this person"
-            return f"{first}'s" if form == "possessive" else first
+            return f"{first}’s" if form == "possessive" else first
         return words[form]
 
     def get_id(self) -> str:

@@ -6,11 +6,10 @@ from wtforms import SelectChoice
 from app import policy
 from app.core.clock import today_for
 from app.core.forms import CsrfForm, choose_first
-from app.extensions import db
 from app.homework.exercises import assignable_exercises
 from app.homework.families import family_name
 from app.homework.tasks import AssignmentError
-from app.models import Exercise, Pair, User
+from app.models import Exercise, Pair
 from app.pairs import bp, services
 from app.pairs.forms import LABEL_SUGGESTIONS, LinkPairForm, PairAssignForm
 from app.progress.charts import pair_chart
@@ -18,8 +17,7 @@ from app.progress.services import progress_of_each
 
 
 def _client_choices():
-    clients = db.session.scalars(policy.visible_clients(current_user).order_by(User.name)).all()
-    return [SelectChoice(c.id, c.name) for c in clients]
+    return [SelectChoice(c.id, c.name) for c in services.linkable_clients(current_user)]
 
 
 @bp.route("/pairs/new", methods=["GET", "POST"])
@@ -32,8 +30,8 @@ def new():
     form.first_id.choices = choose_first(choices)
     form.second_id.choices = choose_first(choices)
     if form.validate_on_submit():
-        first = db.session.get(User, form.first_id.data)
-        second = db.session.get(User, form.second_id.data)
+        first = services.find_client(form.first_id.data)
+        second = services.find_client(form.second_id.data)
         try:
             pair = services.link_pair(current_user, first, form.first_label.data, second,
                                       form.second_label.data)

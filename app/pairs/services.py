@@ -39,6 +39,16 @@ def _clean_label(label: str) -> str:
     return " ".join((label or "").split()).lower()[:40]
 
 
+def linkable_clients(therapist: User) -> list[User]:
+    """Her clients by name: the choices when she proposes a link."""
+    return list(db.session.scalars(policy.visible_clients(therapist).order_by(User.name)))
+
+
+def find_client(client_id: int | None) -> User | None:
+    """The account a chosen id names (link_pair then checks that it is one of hers)."""
+    return db.session.get(User, client_id) if client_id else None
+
+
 def link_pair(therapist: User, first: User, first_label: str, second: User, second_label: str) -> Pair:
     """Propose a link between two of her clients; it takes effect when both have accepted."""
     if not policy.is_therapist(therapist):
@@ -146,20 +156,22 @@ def assign_to_pair(therapist: User, pair: Pair, exercise: Exercise, *, due_date:
     return pair_exercise
 
 
-def share(client: User, reflection: Reflection) -> None:
+def share(client: User, reflection: Reflection) -> User | None:
     """Share a sent reflection with her partner. The decision is policy.can_share_reflection
-    (the rule the button asks); a refusal says which part of it is missing; nothing changes."""
+    (the rule the button asks); a refusal says which part of it is missing; nothing changes.
+    Returns the person who may now read it (None if it was shared already)."""
     if not policy.is_author(client, reflection):
         raise Forbidden()
     if reflection.shared_at is not None:
-        return  # already shared: sharing twice changes nothing
+        return None  # already shared: sharing twice changes nothing
     if not policy.can_share_reflection(client, reflection):
         raise PairError(_why_not_shareable(client, reflection))
     reflection.shared_at = utcnow()
     audit.record(client, "reflection_shared", client, reflection)
-    notify(policy.active_pair_of(client).partner_of(client.id).user, "partner_shared",
-           share_link(reflection.id))
+    reader = policy.active_pair_of(client).partner_of(client.id).user
+    notify(reader, "partner_shared", share_link(reflection.id))
     db.session.commit()
+    return reader
 
 
 def _why_not_shareable(client: User, reflection: Reflection) -> str:
@@ -172,14 +184,16 @@ def _why_not_shareable(client: User, reflection: Reflection) -> str:
     return "You can share once you and your partner have both accepted the link."
 
 
-def withdraw(client: User, reflection: Reflection) -> None:
-    """Stop sharing: her partner loses access at once."""
+def withdraw(client: User, reflection: Reflection) -> User | None:
+    """Stop sharing: her partner loses access at once. Returns who could read it (if linked)."""
     if not policy.can_withdraw_share(client, reflection):
         raise PairError("This reflection is not shared.")
     reflection.shared_at = None
     retract_share_notices(reflection_ids=[reflection.id])
     audit.record(client, "reflection_share_withdrawn", client, reflection)
     db.session.commit()
+    pair = policy.active_pair_of(client)
+    return pair.partner_of(client.id).user if pair is not None else None
 
 
 # --- what each person sees -------------------------------------------------------------------

@@ -53,7 +53,7 @@ class NoteForm(AppForm):
 class MemberNoteForm(NoteForm):
     visibility = RadioField("Who may read it", default="therapist", choices=[
         SelectChoice("therapist", "Only my therapist"),
-        SelectChoice("pair", "My therapist and my partner"),
+        SelectChoice("pair", "My therapist and the other member of my pair"),
     ], validators=[InputRequired()])
 
 

@@ -144,8 +144,7 @@ def save_notes(session_id):
             for kind, exc in result.conflicts
             for endpoint, prefix in [("therapy_sessions.save_shared_note", "") if kind == "shared notes"
                                      else ("therapy_sessions.save_clinical_note", "clinical")]]), 409
-    flash("Saved." if result.saved else "Nothing had changed, so there was nothing to save.",
-          "success")
+    flash(saving.saved_sentence(result), "success")
     return redirect(url_for("therapy_sessions.show", session_id=session.id))
 
 

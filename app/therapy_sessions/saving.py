@@ -67,3 +67,14 @@ def save_session_page(therapist: User, session: TherapySession, *, shared: NoteE
             services.tick_agenda_item(therapist, item)
             result.saved.append("agenda")
     return result
+
+
+def saved_sentence(result: PageSaved) -> str:
+    """What one Save did, in a sentence ("Saved: the shared notes and 2 agenda items ticked off.")."""
+    if not result.saved:
+        return "Nothing had changed, so there was nothing to save."
+    ticked = result.saved.count("agenda")
+    parts = [f"the {kind}" for kind in result.saved if kind != "agenda"]
+    if ticked:
+        parts.append(f"{ticked} agenda item{'s' if ticked > 1 else ''} ticked off")
+    return "Saved: " + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]) + "."

@@ -18,7 +18,7 @@ def _write_and_send(page, text, share=True):
     if share:
         page.once("dialog", lambda dialog: dialog.accept())
         page.get_by_role("button", name=re.compile("^Share with")).click()
-        expect(page.get_by_text("Shared with your partner.")).to_be_visible()
+        expect(page.get_by_text(re.compile(r"^Shared with .+\. You can stop sharing"))).to_be_visible()
 
 
 def test_link_reveal_together_waiting_then_both_see(base, page, browser):

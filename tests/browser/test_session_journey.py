@@ -31,7 +31,8 @@ def test_agenda_item_reaches_the_prep_page_and_the_shared_notes_reach_the_client
     page.get_by_label("Private clinical note — only you").fill("Calmer than last month.")
     page.get_by_label("How to answer when she mentions the wedding").check()
     page.get_by_role("button", name="Save").first.click()
-    expect(page.get_by_text("Saved.", exact=True)).to_be_visible()
+    saved = "Saved: the shared notes, the private clinical note and 1 agenda item ticked off."
+    expect(page.get_by_text(saved)).to_be_visible()
     expect(page.get_by_label("Private clinical note — only you")).to_have_value("Calmer than last month.")
 
     me.get_by_role("link", name="Sessions").click()
