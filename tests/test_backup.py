@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from app import create_app
 from app.extensions import db
 from app.models import AuditEvent, Reflection, User, utcnow
-from app.ops import backup
+from app.ops import backup, backup_postgresql, backup_record
 from config import TestingConfig, normalise_database_url
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
@@ -117,7 +117,7 @@ def run(application, *args, input=None):
 
 def counts(application) -> dict[str, int]:
     with application.app_context(), db.engine.connect() as conn:
-        return backup._row_counts(conn)
+        return backup_record.row_counts(conn)
 
 
 def head() -> str:
@@ -407,7 +407,7 @@ def test_pg_dump_gets_the_password_by_environment_and_a_missing_pg_dump_is_expla
         calls.append((args, kwargs["env"]))
         return real_popen(args, **kwargs)
 
-    monkeypatch.setattr(backup.subprocess, "Popen", spy)
+    monkeypatch.setattr(backup_postgresql.subprocess, "Popen", spy)
     result = run(application, "backup", tmp_path / "secret.backup")
     assert result.exit_code == 0, result.output
     [(args, env)] = [call for call in calls if Path(call[0][0]).name == "pg_dump"]

@@ -21,16 +21,13 @@ from app.models import (
     utcnow,
 )
 from app.ops.scale import (
-    CLINICAL,
-    FEEDBACK,
-    OPENINGS,
     SCALE_DOMAIN,
     SCALE_PASSWORD,
     SCALE_TOTP_SECRET,
-    SESSION_SUMMARIES,
     SUBMITTER_EMAIL,
     bench_subjects,
 )
+from app.ops.scale_texts import CLINICAL, FEEDBACK, OPENINGS, SESSION_SUMMARIES
 from tests.conftest import login, make_therapist
 
 TINY = ["--therapists", "2", "--clients", "8", "--pairs", "2", "--tasks", "40",
