@@ -227,11 +227,11 @@ def test_the_client_sees_who_else_opened_her_record_in_plain_words(app, client, 
 
     items = activity_items(client.get("/account/activity").get_data(as_text=True))
 
-    assert items[0].startswith(f"{t.name} (your therapist) proposed linking you with a pair partner")
+    assert items[0].startswith(f"{t.name} (your therapist) proposed a pair link for you to accept or decline")
     assert items[1:] == [
         f"{t.name} (your therapist) opened part of your record 13 Mar 2024, 09:00",
         f"{t.name} (your therapist) downloaded a copy of your whole record 12 Mar 2024, 09:00",
-        f"{p.name} (your pair partner) read a reflection you shared 11 Mar 2024, 18:05",
+        f"{p.name} (your daughter) read a reflection you shared 11 Mar 2024, 18:05",
         f"{t.name} (your therapist) read your reflection 10 Mar 2024, 15:00",
     ]
 

@@ -86,7 +86,7 @@ def build(app, state: str) -> dict:
     rid = reflection.id
     if state in ("pending", "safety"):
         response = author.post(f"/reflections/{rid}/share", follow_redirects=True)
-        expected = ("once you and your partner have both accepted the link" if state == "pending"
+        expected = ("once both of you have accepted the link" if state == "pending"
                     else "only ever for your therapist")
         assert any(expected in f for f in flashes(response)), flashes(response)
         assert _shared_at(rid) is None, "a refused share changed the reflection"

@@ -470,7 +470,7 @@ def test_sharing_before_the_link_is_accepted_is_refused(app, cast):
     before = snapshot()
     response = signed_in(app, c["maria"]).post(f"/reflections/{reflection.id}/share",
                                                 follow_redirects=True)
-    assert any("once you and your partner have both accepted the link" in f for f in flashes(response))
+    assert any("once both of you have accepted the link" in f for f in flashes(response))
     assert snapshot() == before
     assert audit_count("reflection_shared") == 0
 

@@ -97,7 +97,7 @@ CLIENT_LABELS = {
     "agenda_item_ticked": "ticked off something you wanted to bring up",
     "agenda_item_reopened": "reopened something you wanted to bring up",
     "session_recorded": "recorded a session with you",
-    "pair_proposed": "proposed linking you with a pair partner",
+    "pair_proposed": "proposed a pair link for you to accept or decline",
     "reflection_share_ended_with_pair": "ended your pair, so a reflection you shared is no longer shared",
     "account_closed": "closed your account",
 }
@@ -236,21 +236,24 @@ def open_trail(therapist: User, client: User, trail_filter: TrailFilter, zone: Z
 
 # --- the client's own page ------------------------------------------------------------------
 
-def _relation(client: User, actor: User | None, partner_ids: set[int]) -> str:
+def _relation(client: User, actor: User | None, relations: dict[int, str]) -> str:
+    """Who the reader was to her, in her words: "your therapist", "your daughter"."""
     if actor is None:
         return ""
     if actor.id == client.therapist_id:
         return "your therapist"
-    if actor.id in partner_ids:
-        return "your pair partner"
+    if actor.id in relations:
+        return f"your {relations[actor.id]}"
     return "your therapist's practice" if actor.is_therapist else ""
 
 
-def _partner_ids(client: User) -> set[int]:
-    """Everyone she has ever been in a pair with (a past partner's reads stay labelled)."""
+def _pair_relations(client: User) -> dict[int, str]:
+    """Everyone she has ever been in a pair with, and the relation the pair chose for each
+    (a past member's reads stay labelled)."""
     pair_ids = sa.select(PairMember.pair_id).where(PairMember.user_id == client.id)
-    return set(db.session.scalars(sa.select(PairMember.user_id).where(
-        PairMember.pair_id.in_(pair_ids), PairMember.user_id != client.id)))
+    return {user_id: label for user_id, label in db.session.execute(sa.select(
+        PairMember.user_id, PairMember.label).where(PairMember.pair_id.in_(pair_ids),
+                                                    PairMember.user_id != client.id))}
 
 
 @dataclass
@@ -271,7 +274,7 @@ def activity_of(client: User, page: int):
              .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()))
     pagination = db.paginate(query, page=_page(page), per_page=PER_PAGE, error_out=False)
     actors = _actors(pagination.items)
-    partners = _partner_ids(client) if pagination.items else set()
+    partners = _pair_relations(client) if pagination.items else {}
     rows = []
     for event in pagination.items:
         actor = actors.get(event.actor_id)

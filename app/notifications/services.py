@@ -22,8 +22,8 @@ from app.models import TASK_OPEN, Assignment, Notification, Reflection, Reminder
 MESSAGES = {
     "new_task": "A new exercise from your therapist",
     "new_feedback": "New feedback on one of your reflections",
-    "partner_shared": "Your partner shared something with you",
-    "pair_invitation": "Your therapist proposes linking you with your partner",
+    "partner_shared": "A reflection was shared with you",
+    "pair_invitation": "Your therapist proposes a pair link for you to accept or decline",
     "agenda_item": "A client added something to bring up next time",
     "reminder_due": "Reminder: an exercise is due tomorrow",
     "reminder_overdue": "An exercise is waiting for you",

@@ -181,7 +181,7 @@ def _why_not_shareable(client: User, reflection: Reflection) -> str:
                 "they cannot be shared.")
     if not policy.shareable(reflection):
         return "Send your reflection first; then you can choose to share it."
-    return "You can share once you and your partner have both accepted the link."
+    return "You can share once both of you have accepted the link."
 
 
 def withdraw(client: User, reflection: Reflection) -> User | None:
