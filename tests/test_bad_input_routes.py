@@ -35,6 +35,7 @@ ARG_OBJECTS = {
     "exercise_id": ["own_exercise", "built_in"],
     "invitation_id": ["invitation"],
     "pair_id": ["pair"],
+    "pair_exercise_id": ["pair_exercise"],
     "session_id": ["session", "pair_session"],
     "item_id": ["agenda_item"],
 }

@@ -147,6 +147,10 @@ ROUTES.update({
                                                            other_therapist=404)),
     "homework.share": ("POST", "/reflections/{reflection}/share", CLIENT_WRITES),
     "homework.unshare": ("POST", "/reflections/{reflection}/unshare", CLIENT_WRITES),
+    # The reveal: members only, once both have sent (in this world only C has: 409, "not yet").
+    "pairs.reveal_page": ("GET", "/pairs/exercises/{pair_exercise}/reveal",
+                          expect(client=409, partner=409, same_therapist_client=404, other_client=404,
+                                 therapist=403, other_therapist=404)),
     "pairs.shared": ("GET", "/shared", expect(client=200, partner=200, same_therapist_client=200,
                                               other_client=200, therapist=403, other_therapist=403)),
     # Not an endpoint of its own: C's shared reflection, read by each visitor.

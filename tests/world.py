@@ -72,4 +72,5 @@ def build_world() -> dict:
                 member_note=member_note, agenda_item=agenda_item, built_in=built_in, own_exercise=own,
                 open_task=open_task,
                 submitted_task=submitted_task, draft_task=draft_task, reflection=reflection,
-                draft=draft, invitation=invitation, pair=pair, shared_reflection=shared_reflection)
+                draft=draft, invitation=invitation, pair=pair, shared_reflection=shared_reflection,
+                pair_exercise=pair_exercise)

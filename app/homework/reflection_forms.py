@@ -26,12 +26,18 @@ class ReflectionBaseForm(AppForm):
     closeness = StringField("How close did you feel to her? (0 = not at all, 10 = very close)")
     stayed_present = StringField("Did you manage to stay present?")
     urgent = BooleanField("Urgent — please read before our next session")
+    # On a pair exercise: "share" (with the other member, or reveal together) or "private".
+    share_choice = StringField("Who reads it")
 
     def validate_resentment(self, field):
         _rating(field)
 
     def validate_closeness(self, field):
         _rating(field)
+
+    def validate_share_choice(self, field):
+        if (field.data or "") not in ("", "share", "private"):
+            raise ValidationError("Choose who may read it.")
 
     def validate_stayed_present(self, field):
         raw = (field.data or "").strip()

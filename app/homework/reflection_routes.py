@@ -12,6 +12,7 @@ from app.homework.reflection_forms import AddendumForm, UrgentForm, reflection_f
 from app.homework.task_forms import DueDateForm
 from app.models import DELETED_DAYS, TASK_OPEN, Assignment, Reflection
 from app.pairs.services import partner_panel
+from app.pairs.turns import turn_of
 from app.web.templating import localtime
 
 WITH_REFLECTION = (joinedload(Assignment.reflection),)  # the task page shows both
@@ -47,6 +48,7 @@ def _render_task(task: Assignment, form=None, status: int = 200):
         services.mark_feedback_seen(current_user, reflection)
         context.update(addendum_form=AddendumForm(), urgent_form=UrgentForm(),
                        partner_panel=partner_panel(current_user, task),
+                       turn=turn_of(current_user, task),
                        pair=policy.active_pair_of(current_user), pair_form=CsrfForm())
         return render_template("homework/reflections/task.html", **context), status
     if not policy.can_view_reflection(current_user, reflection):
@@ -79,7 +81,8 @@ def save(task_id):
     try:
         if sending:
             reflection, new = services.submit_reflection(
-                current_user, task, form.answers(), form.ratings(), urgent=form.urgent.data)
+                current_user, task, form.answers(), form.ratings(), urgent=form.urgent.data,
+                share=form.share_choice.data == "share")
         else:
             services.save_draft(current_user, task, form.answers(), form.ratings())
     except services.ReflectionError as exc:
@@ -91,6 +94,9 @@ def save(task_id):
         return redirect(url_for("homework.task", task_id=task.id))
     if not sending:
         flash("Draft saved. You can come back to it from any device.", "success")
+    elif new and reflection.shared_at is not None:
+        flash("Sent to your therapist, and shared as you chose. Thank you for taking the time.",
+              "success")
     elif new:
         flash("Sent to your therapist. Thank you for taking the time.", "success")
     else:
@@ -149,6 +155,9 @@ def add_addendum(reflection_id):
 def mark_urgent(reflection_id):
     """Flag a sent reflection as urgent for the therapist."""
     reflection = policy.get_visible_or_404(Reflection, reflection_id)
+    if policy.can_add_addendum(current_user, reflection) and reflection.urgent:
+        flash("This reflection is already marked urgent.", "info")  # a double submit
+        return redirect(url_for("homework.task", task_id=reflection.assignment_id))
     if not policy.can_mark_urgent(current_user, reflection):
         abort(403)
     if UrgentForm().validate_on_submit():

@@ -98,9 +98,11 @@ def _missing_for_submit(answers: list[str], ratings: dict) -> ReflectionError | 
 
 
 def submit_reflection(client: User, task: Assignment, answers: list[str], ratings: dict,
-                      urgent: bool = False) -> tuple[Reflection, bool]:
-    """Send the reflection to the therapist. Idempotent: a second submit changes nothing and
-    returns (reflection, False). What was typed is saved as a draft even when refused."""
+                      urgent: bool = False, share: bool = False) -> tuple[Reflection, bool]:
+    """Send the reflection to the therapist (and, on a pair exercise, share it with the other
+    member in the same transaction when she chose so and policy allows). Idempotent: a second
+    submit changes nothing and returns (reflection, False). What was typed is saved as a draft
+    even when refused."""
     if task.status == TASK_SUBMITTED and task.reflection is not None:
         return task.reflection, False
     reflection = save_draft(client, task, answers, ratings)
@@ -130,6 +132,11 @@ def submit_reflection(client: User, task: Assignment, answers: list[str], rating
     )
     audit.record(client, "reflection_submitted", client, reflection)
     notify(task.therapist, "new_reflection", f"/reflections/{reflection.id}")
+    if share:
+        from app.pairs.services import share_in_transaction  # pairs' services import homework's
+
+        db.session.refresh(reflection)
+        share_in_transaction(client, reflection)
     db.session.commit()
     db.session.refresh(reflection)
     db.session.refresh(task)
@@ -152,14 +159,15 @@ def add_addendum(client: User, reflection: Reflection, body: str) -> Addendum:
 
 
 def mark_urgent(client: User, reflection: Reflection) -> None:
-    """Flag a sent reflection as urgent for her therapist."""
+    """Flag a sent reflection as urgent for her therapist (a second flag changes nothing)."""
+    if policy.can_add_addendum(client, reflection) and reflection.urgent:
+        return  # already urgent: a double submit
     if not policy.can_mark_urgent(client, reflection):
         raise Forbidden()
-    if not reflection.urgent:
-        reflection.urgent = True
-        reflection.reviewed_at = None
-        audit.record(client, "reflection_marked_urgent", client, reflection)
-        db.session.commit()
+    reflection.urgent = True
+    reflection.reviewed_at = None
+    audit.record(client, "reflection_marked_urgent", client, reflection)
+    db.session.commit()
 
 
 def mark_feedback_seen(client: User, reflection: Reflection | None) -> None:

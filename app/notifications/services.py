@@ -86,8 +86,9 @@ def unread_count(user: User) -> int:
 
 
 def page_of(user: User, page: int):
-    query = (sa.select(Notification).where(Notification.user_id == user.id)
-             .order_by(Notification.created_at.desc(), Notification.id.desc()))
+    """A page of her notifications, newest first (policy's scope: hers alone)."""
+    query = policy.visible_notifications(user).order_by(Notification.created_at.desc(),
+                                                         Notification.id.desc())
     return db.paginate(query, page=min(max(page, 1), 100_000), per_page=PER_PAGE, error_out=False)
 
 

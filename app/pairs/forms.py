@@ -32,7 +32,7 @@ class PairAssignForm(AppForm):
     note = TextAreaField("A note for both (optional)", filters=[clean_text],
                          validators=[Optional(), Length(max=2000)], render_kw={"rows": 3})
     reveal_together = BooleanField(
-        "Reveal together",
+        "Reveal together", default=True,
         description="What each chooses to share becomes visible to the other only once both have sent theirs.",
     )
     submit = SubmitField("Assign to both")

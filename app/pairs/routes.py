@@ -9,8 +9,8 @@ from app.core.forms import CsrfForm, choose_first
 from app.homework.exercises import assignable_exercises
 from app.homework.families import family_name
 from app.homework.tasks import AssignmentError
-from app.models import Exercise, Pair
-from app.pairs import bp, services
+from app.models import Exercise, Pair, PairExercise
+from app.pairs import bp, reveal, services, turns
 from app.pairs.forms import LABEL_SUGGESTIONS, LinkPairForm, PairAssignForm
 from app.progress.charts import pair_chart
 from app.progress.services import progress_of_each
@@ -158,3 +158,16 @@ def shared():
     """What her partner has shared with her, always labelled with whose words they are."""
     policy.require_client(current_user)
     return render_template("pairs/shared.html", **services.partner_feed(current_user))
+
+
+@bp.get("/pairs/exercises/<int:pair_exercise_id>/reveal")
+@login_required
+def reveal_page(pair_exercise_id):
+    """The reveal: both members' answers side by side, once both have sent theirs."""
+    pair_exercise = policy.get_visible_or_404(PairExercise, pair_exercise_id)
+    policy.require_client(current_user)
+    if not policy.can_open_reveal(current_user, pair_exercise):
+        mine = next((t for t in pair_exercise.tasks if t.client_id == current_user.id), None)
+        return render_template("pairs/not_revealed.html", pair_exercise=pair_exercise, task=mine,
+                               turn=turns.turn_of(current_user, mine) if mine else None), 409
+    return render_template("pairs/reveal.html", reveal=reveal.open_reveal(current_user, pair_exercise))

@@ -166,11 +166,20 @@ def share(client: User, reflection: Reflection) -> User | None:
         return None  # already shared: sharing twice changes nothing
     if not policy.can_share_reflection(client, reflection):
         raise PairError(_why_not_shareable(client, reflection))
+    reader = share_in_transaction(client, reflection)
+    db.session.commit()
+    return reader
+
+
+def share_in_transaction(client: User, reflection: Reflection) -> User | None:
+    """Share within the caller's transaction (sending and sharing in one step commit together);
+    None, and nothing changed, when policy does not allow it."""
+    if not policy.can_share_reflection(client, reflection):
+        return None
     reflection.shared_at = utcnow()
     audit.record(client, "reflection_shared", client, reflection)
     reader = policy.active_pair_of(client).partner_of(client.id).user
     notify(reader, "partner_shared", share_link(reflection.id))
-    db.session.commit()
     return reader
 
 

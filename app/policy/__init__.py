@@ -28,6 +28,7 @@ JINJA_GLOBALS = {
     "can_assign_to_pair": can_assign_to_pair,
     "can_share_reflection": can_share_reflection,
     "never_shareable": never_shareable,
+    "can_open_reveal": can_open_reveal,
     "shareable": shareable,
     "can_withdraw_share": can_withdraw_share,
     "partner_can_read": partner_can_read,
@@ -56,6 +57,7 @@ JINJA_GLOBALS = {
     "can_view_own_activity": can_view_own_activity,
     "can_invite_clients": can_invite_clients,
     "can_manage_invitation": can_manage_invitation,
+    "can_open_notification": can_open_notification,
     "is_therapist": is_therapist,
     "is_client": is_client,
 }

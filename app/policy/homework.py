@@ -150,7 +150,8 @@ def can_add_addendum(user, reflection: Reflection) -> bool:
 
 
 def can_mark_urgent(user, reflection: Reflection) -> bool:
-    return can_add_addendum(user, reflection)
+    """Its author flags a sent reflection urgent (once: an urgent one has nothing left to mark)."""
+    return can_add_addendum(user, reflection) and not reflection.urgent
 
 
 def can_delete_reflection(user, reflection: Reflection) -> bool:

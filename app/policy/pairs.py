@@ -6,7 +6,16 @@ from flask import g, has_request_context, request
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.models import REFLECTION_SUBMITTED, SHARING_NEVER, Assignment, Pair, PairMember, Reflection, User
+from app.models import (
+    REFLECTION_SUBMITTED,
+    SHARING_NEVER,
+    Assignment,
+    Pair,
+    PairExercise,
+    PairMember,
+    Reflection,
+    User,
+)
 from app.policy.base import _signed_in, is_client, is_therapist
 from app.policy.clients import can_assign_to
 
@@ -150,6 +159,31 @@ def reveal_waits_for_reader(user, reflection: Reflection) -> bool:
     """Shared with her, on a reveal-together exercise that waits only for her own reflection:
     it is her turn ("send yours to read it")."""
     return _shared_with_reader(user, reflection) and reveal_waiting(reflection)
+
+
+def can_view_pair_exercise(user, pair_exercise: PairExercise) -> bool:
+    """Whoever may see the pair sees that it was given this exercise (not what anyone wrote)."""
+    return pair_exercise is not None and can_view_pair(user, pair_exercise.pair)
+
+
+def can_open_reveal(user, pair_exercise: PairExercise) -> bool:
+    """A member of the linked pair opens the reveal once both have sent theirs (each column
+    then shows what she may read: her own always, the other's when it is shared with her)."""
+    if not is_client(user) or pair_exercise is None:
+        return False
+    pair = _linked_partners_pair(user, pair_exercise)
+    if pair is None:
+        return False
+    tasks = [t for t in pair_exercise.tasks if t.deleted_at is None]
+    return len(tasks) == 2 and all(
+        t.reflection is not None and t.reflection.status == REFLECTION_SUBMITTED
+        and t.reflection.deleted_at is None for t in tasks)
+
+
+def _linked_partners_pair(user, pair_exercise: PairExercise) -> Pair | None:
+    """Her active pair, if this exercise was given to it."""
+    pair = active_pair_of(user)
+    return pair if pair is not None and pair.id == pair_exercise.pair_id else None
 
 
 def shared_with(user) -> sa.Select:

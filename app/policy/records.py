@@ -1,7 +1,10 @@
 """The audit trail and notifications."""
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from app.models import User
+from app.models.progress import Notification
 from app.policy.base import _signed_in, is_client, is_therapist
 from app.policy.clients import can_view_client
 
@@ -18,6 +21,13 @@ def can_view_own_activity(user) -> bool:
 
 
 # --- notifications ---------------------------------------------------------------------------
+
+def visible_notifications(user) -> sa.Select:
+    """Her own notifications (the list the Notifications page shows)."""
+    if not _signed_in(user):
+        return sa.select(Notification).where(sa.false())
+    return sa.select(Notification).where(Notification.user_id == user.id)
+
 
 def can_open_notification(user, note) -> bool:
     """A notification is its recipient's alone."""

@@ -1,5 +1,5 @@
 """The pair journey in a real browser: consent on both sides, a reveal-together exercise,
-"your turn", both send, both see each other's words."""
+"your turn", both send (choosing to reveal together in the same step), both open the reveal."""
 import re
 
 from playwright.sync_api import expect
@@ -8,20 +8,18 @@ from tests.browser.conftest import new_signed_in_page, sign_in
 from tests.conftest import PASSWORD, make_client, make_therapist
 
 
-def _write_and_send(page, text, share=True):
+def _write_and_send(page, text, resentment="4"):
+    """Write, rate and send, choosing in the same step to reveal it together (the default)."""
     page.locator("#answer_0").fill(text)
-    page.locator("input[name=resentment][value='4']").check()
+    page.locator(f"input[name=resentment][value='{resentment}']").check()
     page.locator("input[name=closeness][value='6']").check()
     page.locator("input[name=stayed_present][value='partly']").check()
+    expect(page.get_by_label(re.compile("Reveal together: .* reads it once both of you"))).to_be_checked()
     page.get_by_role("button", name=re.compile("^Send to")).click()
-    expect(page.get_by_text("Sent to your therapist")).to_be_visible()
-    if share:
-        page.once("dialog", lambda dialog: dialog.accept())
-        page.get_by_role("button", name=re.compile("^Share with")).click()
-        expect(page.get_by_text(re.compile(r"^Shared with .+\. You can stop sharing"))).to_be_visible()
+    expect(page.get_by_text("Sent to your therapist, and shared as you chose")).to_be_visible()
 
 
-def test_link_reveal_together_waiting_then_both_see(base, page, browser):
+def test_link_reveal_together_waiting_then_both_see(base, page, browser, screenshots):
     therapist = make_therapist("Ruth")
     maria = make_client(therapist, "Maria")
     elena = make_client(therapist, "Elena")
@@ -51,7 +49,7 @@ def test_link_reveal_together_waiting_then_both_see(base, page, browser):
     page.goto(pair_url)
     page.get_by_role("link", name="Assign to both").click()
     page.get_by_label("Exercise").select_option(label="Growing up, letting go")
-    page.get_by_label("Reveal together").check()
+    expect(page.get_by_label("Reveal together")).to_be_checked()  # the default for a pair
     page.get_by_role("button", name="Assign to both").click()
     expect(page.get_by_text("given to both")).to_be_visible()
 
@@ -72,11 +70,21 @@ def test_link_reveal_together_waiting_then_both_see(base, page, browser):
     daughter.goto(base + "/home")
     daughter.get_by_role("link", name="Growing up, letting go").click()
     expect(daughter.get_by_text("What are you afraid of never getting from her")).to_be_visible()
-    _write_and_send(daughter, "DAUGHTER-WORDS: I need Sundays for myself sometimes.")
+    _write_and_send(daughter, "DAUGHTER-WORDS: I need Sundays for myself sometimes.", resentment="8")
     expect(daughter.get_by_text("MOTHER-WORDS: I miss our Sunday calls.")).to_be_visible()
+    # The reveal: both answers side by side, the ratings and the gap between them.
+    daughter.get_by_role("link", name=re.compile("^Open the reveal")).click()
+    expect(daughter.get_by_role("heading", name=re.compile("your answers together"))).to_be_visible()
+    expect(daughter.get_by_text("MOTHER-WORDS: I miss our Sunday calls.")).to_be_visible()
+    expect(daughter.get_by_text("DAUGHTER-WORDS: I need Sundays for myself sometimes.")).to_be_visible()
+    expect(daughter.get_by_text("seen differently")).to_be_visible()  # resentment 8 against 4
+    daughter.screenshot(path=str(screenshots / "pair-reveal-1280.png"), full_page=True)
     mother.reload()
     expect(mother.get_by_text("DAUGHTER-WORDS: I need Sundays for myself sometimes.")).to_be_visible()
     expect(mother.get_by_text(f"{elena.name}’s words, shared with you")).to_be_visible()
+    mother.get_by_role("link", name=re.compile("^Open the reveal")).click()
+    expect(mother.get_by_text("DAUGHTER-WORDS: I need Sundays for myself sometimes.")).to_be_visible()
+    mother.screenshot(path=str(screenshots / "pair-reveal-390.png"), full_page=True)
 
     # The therapist sees both side by side.
     page.goto(pair_url)
