@@ -36,7 +36,9 @@
     });
   }
 
-  document.addEventListener("submit", function (event) {
+  // On window, so that it runs after the document's own submit listeners (a confirmation the
+  // person declined has already prevented the submit by then).
+  window.addEventListener("submit", function (event) {
     if (event.defaultPrevented) { return; }
     sending = event.target;
     var keep = {};
