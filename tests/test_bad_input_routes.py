@@ -36,6 +36,7 @@ ARG_OBJECTS = {
     "invitation_id": ["invitation"],
     "pair_id": ["pair"],
     "pair_exercise_id": ["pair_exercise"],
+    "reply_id": ["reply"],
     "session_id": ["session", "pair_session"],
     "item_id": ["agenda_item"],
 }

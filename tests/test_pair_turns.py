@@ -191,3 +191,98 @@ def test_the_reveal_shows_nothing_the_other_kept_private(app, cast):
     assert "HERS-PRIVATE" not in page and "kept this reflection private" in page
     hers = text_of(signed_in(app, c["elena"]).get(f"/pairs/exercises/{c['pe'].id}/reveal"))
     assert "MINE-SHARED" in hers and "HERS-PRIVATE" in hers
+
+
+# --- after the reveal: replies and reactions -----------------------------------------------------
+
+def _revealed(app, c):
+    mine = submit(c["maria"], c["mtask"], answers=["MOTHER-R"])
+    pair_services.share(c["maria"], mine)
+    hers = submit(c["elena"], c["etask"], answers=["DAUGHTER-R"])
+    pair_services.share(c["elena"], hers)
+    return mine, hers
+
+
+def _reply_count() -> int:
+    from app.models import PairReply
+
+    db.session.expire_all()
+    return db.session.scalar(sa.select(sa.func.count(PairReply.id)))
+
+
+def test_a_reply_and_a_reaction_after_the_reveal_reach_both_and_the_agenda(app, cast):
+    from app.models import AgendaItem
+
+    c = cast
+    mine, hers = _revealed(app, c)
+    url = f"/pairs/exercises/{c['pe'].id}/replies"
+    elena = signed_in(app, c["elena"])
+    assert elena.post(url, data={"reflection_id": mine.id, "prompt_index": 0,
+                                 "body": "I MISS THEM TOO"}).status_code == 302
+    assert elena.post(url, data={"reflection_id": mine.id, "prompt_index": 0,
+                                 "reaction": "in_session"}).status_code == 302
+    assert _reply_count() == 2
+    for who in ("maria", "elena"):
+        page = text_of(signed_in(app, c[who]).get(f"/pairs/exercises/{c['pe'].id}/reveal"))
+        assert "I MISS THEM TOO" in page and "Let’s talk about this in session" in page
+    items = db.session.scalars(sa.select(AgendaItem).where(AgendaItem.client_id == c["elena"].id)).all()
+    assert len(items) == 1 and c["maria"].name in items[0].body
+    assert db.session.scalar(sa.select(sa.func.count(Notification.id)).where(
+        Notification.user_id == c["maria"].id, Notification.kind == "pair_reply")) == 2
+
+
+def test_replies_are_refused_before_the_reveal_and_to_anyone_else(app, cast):
+    c = cast
+    url = f"/pairs/exercises/{c['pe'].id}/replies"
+    mine = submit(c["maria"], c["mtask"], answers=["ONLY-MINE-SENT"])
+    pair_services.share(c["maria"], mine)
+    # before the reveal (Elena has not sent): she may not even see it, so it is not found
+    assert signed_in(app, c["elena"]).post(url, data={"reflection_id": mine.id, "prompt_index": 0,
+                                                      "body": "TOO EARLY"}).status_code == 404
+    hers = submit(c["elena"], c["etask"], answers=["NOW-BOTH"])
+    pair_services.share(c["elena"], hers)
+    # to her own answer, by the therapist, by another client, anonymous: refused
+    assert signed_in(app, c["maria"]).post(url, data={"reflection_id": mine.id, "prompt_index": 0,
+                                                      "body": "TO MYSELF"}).status_code == 403
+    assert signed_in(app, c["ruth"]).post(url, data={"reflection_id": mine.id, "prompt_index": 0,
+                                                     "body": "THERAPIST"}).status_code == 403
+    assert signed_in(app, c["olga"]).post(url, data={"reflection_id": mine.id, "prompt_index": 0,
+                                                     "body": "STRANGER"}).status_code == 404
+    assert app.test_client().post(url, data={"reflection_id": mine.id, "prompt_index": 0,
+                                             "body": "ANON"}).status_code == 302
+    # a reaction that is not offered, a question that does not exist: a clear refusal
+    elena = signed_in(app, c["elena"])
+    bad = elena.post(url, data={"reflection_id": mine.id, "prompt_index": 0, "reaction": "whatever"})
+    assert bad.status_code == 400 and "Choose one of the reactions offered." in text_of(bad)
+    bad = elena.post(url, data={"reflection_id": mine.id, "prompt_index": 99, "body": "WHERE"})
+    assert bad.status_code == 400 and "not part of this exercise" in text_of(bad)
+    long = elena.post(url, data={"reflection_id": mine.id, "prompt_index": 0, "body": "W " * 700})
+    assert long.status_code == 400 and "W W W" in text_of(long)  # her text is still there
+    assert _reply_count() == 0
+
+
+def test_a_reply_is_changed_for_ten_minutes_and_withdrawn_at_any_time(app, cast):
+    from datetime import timedelta
+
+    from app.models import PairReply
+
+    c = cast
+    mine, _ = _revealed(app, c)
+    elena = signed_in(app, c["elena"])
+    elena.post(f"/pairs/exercises/{c['pe'].id}/replies",
+               data={"reflection_id": mine.id, "prompt_index": 0, "body": "FIRST WORDS"})
+    reply = db.session.scalar(sa.select(PairReply))
+    assert elena.post(f"/pairs/replies/{reply.id}/edit", data={"body": "BETTER WORDS"}).status_code == 302
+    assert signed_in(app, c["maria"]).post(f"/pairs/replies/{reply.id}/edit",
+                                           data={"body": "NOT HERS"}).status_code == 403
+    db.session.expire_all()
+    assert db.session.get(PairReply, reply.id).body == "BETTER WORDS"
+    # eleven minutes later: no more changes, but withdrawing still works
+    db.session.get(PairReply, reply.id).created_at -= timedelta(minutes=11)
+    db.session.commit()
+    late = elena.post(f"/pairs/replies/{reply.id}/edit", data={"body": "TOO LATE"}, follow_redirects=True)
+    assert "can be changed for 10 minutes" in text_of(late)
+    assert elena.post(f"/pairs/replies/{reply.id}/withdraw").status_code == 302
+    for who in ("maria", "elena"):
+        page = text_of(signed_in(app, c[who]).get(f"/pairs/exercises/{c['pe'].id}/reveal"))
+        assert "BETTER WORDS" not in page

@@ -67,8 +67,21 @@ def _pair_exercise_both_sent(world):
     return pair_exercise
 
 
+def _shared_reflection_revealed(world):
+    """C's shared reflection once P has sent hers too: the reveal is open to both."""
+    _pair_exercise_both_sent(world)
+    return world["shared_reflection"]
+
+
+def _reply_revealed(world):
+    """P's reply to C's answer, once the reveal is open."""
+    _pair_exercise_both_sent(world)
+    return world["reply"]
+
+
 EXTRAS = {"pending_pair": _pending_pair, "free_client": _free_client, "pair_exercise": _pair_exercise,
-          "pair_exercise_both_sent": _pair_exercise_both_sent}
+          "pair_exercise_both_sent": _pair_exercise_both_sent,
+          "shared_reflection_revealed": _shared_reflection_revealed, "reply_revealed": _reply_revealed}
 
 
 def target(world, key):
@@ -219,6 +232,24 @@ MATRIX = [
     ("can_open_reveal", "pair_exercise_both_sent", row(client=True, partner=True, same_therapist_client=False,
                                                        therapist=False, other_therapist=False,
                                                        other_client=False, anonymous=False)),
+    # After the reveal, a member answers the other's shared answers (never her own); both members
+    # and their therapist read the replies; only the author changes (for ten minutes) or withdraws.
+    ("can_reply_to", "shared_reflection", NOBODY),  # P has not sent: no reveal yet
+    ("can_reply_to", "shared_reflection_revealed", row(client=False, partner=True,
+                                                       same_therapist_client=False, therapist=False,
+                                                       other_therapist=False, other_client=False,
+                                                       anonymous=False)),
+    ("can_view_reply", "reply", ONLY_THE_THERAPIST),  # before the reveal only the therapist
+    ("can_view_reply", "reply_revealed", row(client=True, partner=True, same_therapist_client=False,
+                                             therapist=True, other_therapist=False, other_client=False,
+                                             anonymous=False)),
+    ("can_edit_reply", "reply", NOBODY),
+    ("can_edit_reply", "reply_revealed", row(client=False, partner=True, same_therapist_client=False,
+                                             therapist=False, other_therapist=False, other_client=False,
+                                             anonymous=False)),
+    ("can_withdraw_reply", "reply_revealed", row(client=False, partner=True, same_therapist_client=False,
+                                                 therapist=False, other_therapist=False,
+                                                 other_client=False, anonymous=False)),
     # Sessions: the therapist records them with her own clients and with pairs whose link took
     # effect, and writes the shared notes; the people it was held with comment on it; a note of
     # one's own is for pair sessions.

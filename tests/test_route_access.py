@@ -151,6 +151,17 @@ ROUTES.update({
     "pairs.reveal_page": ("GET", "/pairs/exercises/{pair_exercise}/reveal",
                           expect(client=409, partner=409, same_therapist_client=404, other_client=404,
                                  therapist=403, other_therapist=404)),
+    # Replies after the reveal (not open in this world): a form without its fields goes back to
+    # the page for the members; a reply nobody but the therapist sees is 404 to the others.
+    "pairs.reply": ("POST", "/pairs/exercises/{pair_exercise}/replies",
+                    expect(client=302, partner=302, same_therapist_client=404, other_client=404,
+                           therapist=403, other_therapist=404)),
+    "pairs.edit_reply": ("POST", "/pairs/replies/{reply}/edit",
+                         expect(client=404, partner=404, same_therapist_client=404, other_client=404,
+                                therapist=403, other_therapist=404)),
+    "pairs.withdraw_reply": ("POST", "/pairs/replies/{reply}/withdraw",
+                             expect(client=404, partner=404, same_therapist_client=404, other_client=404,
+                                    therapist=403, other_therapist=404)),
     "pairs.shared": ("GET", "/shared", expect(client=200, partner=200, same_therapist_client=200,
                                               other_client=200, therapist=403, other_therapist=403)),
     # Not an endpoint of its own: C's shared reflection, read by each visitor.

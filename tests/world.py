@@ -52,6 +52,13 @@ def build_world() -> dict:
     shared_task = next(task for task in pair_exercise.tasks if task.client_id == c.id)
     shared_reflection, _ = submit_reflection(c, shared_task, ["Shared words."], ratings)
     share_reflection(c, shared_reflection)
+    # P's reply to it, as if after a reveal (in this world P has not sent: nobody but T sees it)
+    from app.models import PairReply
+
+    reply = PairReply(pair_exercise_id=pair_exercise.id, reflection_id=shared_reflection.id,
+                      prompt_index=0, author_id=p.id, body="A reply.")
+    db.session.add(reply)
+    db.session.commit()
 
     # A session with C (shared notes and a private clinical note), a pair session with a note
     # C keeps for the therapist only, and an agenda item of C's.
@@ -73,4 +80,4 @@ def build_world() -> dict:
                 open_task=open_task,
                 submitted_task=submitted_task, draft_task=draft_task, reflection=reflection,
                 draft=draft, invitation=invitation, pair=pair, shared_reflection=shared_reflection,
-                pair_exercise=pair_exercise)
+                pair_exercise=pair_exercise, reply=reply)

@@ -24,7 +24,7 @@ from app.models.homework import (  # noqa: F401
     PrivateAnnotation,
     Reflection,
 )
-from app.models.pairs import Pair, PairExercise, PairMember  # noqa: F401
+from app.models.pairs import Pair, PairExercise, PairMember, PairReply  # noqa: F401
 from app.models.progress import (  # noqa: F401
     NOTIFICATION_KINDS,
     Notification,

@@ -6,6 +6,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.crypto import EncryptedText
 from app.extensions import db
 from app.models.accounts import User
 from app.models.base import UTCDateTime, utcnow
@@ -89,3 +90,25 @@ class PairExercise(db.Model):
     pair: Mapped[Pair] = relationship()
     tasks: Mapped[list[Assignment]] = relationship(back_populates="pair_exercise",
                                                    order_by="Assignment.id")
+
+
+class PairReply(db.Model):
+    """After the reveal, a member answers one of the other's answers: a short reply, or one of
+    a few gentle reactions. Both members and their therapist read it; its author may edit it
+    for a few minutes and withdraw it at any time (a withdrawn reply is kept, shown to nobody)."""
+
+    __tablename__ = "pair_replies"
+    __table_args__ = (sa.Index("ix_pair_replies_exercise", "pair_exercise_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pair_exercise_id: Mapped[int] = mapped_column(sa.ForeignKey("pair_exercises.id", ondelete="CASCADE"))
+    reflection_id: Mapped[int] = mapped_column(sa.ForeignKey("reflections.id", ondelete="CASCADE"), index=True)
+    prompt_index: Mapped[int] = mapped_column()
+    author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    reaction: Mapped[str | None] = mapped_column(sa.String(30))
+    body: Mapped[str] = mapped_column(EncryptedText(), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    author: Mapped[User] = relationship(lazy="joined")

@@ -28,6 +28,7 @@ MESSAGES = {
     "reminder_due": "Reminder: an exercise is due tomorrow",
     "reminder_overdue": "An exercise is waiting for you",
     "new_reflection": "A new reflection to read",
+    "pair_reply": "A reply to one of your answers",
 }
 EMAIL_SUBJECT = "You have something new in Common Ground"
 PER_PAGE = 20

@@ -25,6 +25,7 @@ from app.models import (
     Pair,
     PairExercise,
     PairMember,
+    PairReply,
     Reflection,
     User,
     utcnow,
@@ -214,6 +215,7 @@ def seed_pair(mother: User, daughter: User, today: date) -> None:
                           reveal_together=reveal)
         db.session.add(pe)
         db.session.flush()
+        written = {}
         for person, (sent_days_ago, shared, ratings) in plan.items():
             task = _demo_task(person, exercise, due,
                               TASK_SUBMITTED if sent_days_ago is not None else TASK_OPEN,
@@ -222,14 +224,26 @@ def seed_pair(mother: User, daughter: User, today: date) -> None:
             reflection = _demo_reflection(task, person, sent_days_ago, *ratings)
             if shared:
                 reflection.shared_at = now - timedelta(days=sent_days_ago or 0)
+            written[person.id] = reflection
+        return pe, written
 
     # Shared by the mother, kept private by the daughter.
     pair_exercise("stay_present", today - timedelta(days=9), False,
                   {mother: (8, True, (5, 6, "yes")), daughter: (7, False, (8, 3, "partly"))})
-    # Reveal together, both sent and shared: revealed to each other.
-    pair_exercise("idealisation", today - timedelta(days=4), True,
-                  {mother: (3, True, (4, 7, "yes")), daughter: (2, True, (6, 5, "partly"))})
-    # Reveal together, only the mother has sent: each sees "waiting for your partner".
+    # Reveal together, both sent and shared: revealed to each other, and answered after it.
+    pe, written = pair_exercise("idealisation", today - timedelta(days=4), True,
+                                {mother: (3, True, (4, 7, "yes")), daughter: (2, True, (6, 5, "partly"))})
+    db.session.flush()
+    db.session.add_all([
+        PairReply(pair_exercise_id=pe.id, reflection_id=written[mother.id].id, prompt_index=0,
+                  author_id=daughter.id, reaction="hear_you", created_at=now - timedelta(days=1, hours=3)),
+        PairReply(pair_exercise_id=pe.id, reflection_id=written[daughter.id].id, prompt_index=0,
+                  author_id=mother.id, body="I did not know you felt that. Thank you for writing it.",
+                  created_at=now - timedelta(days=1)),
+        PairReply(pair_exercise_id=pe.id, reflection_id=written[mother.id].id, prompt_index=1,
+                  author_id=daughter.id, reaction="in_session", created_at=now - timedelta(hours=20)),
+    ])
+    # Reveal together, only the mother has sent: the daughter's turn, the mother waits.
     pair_exercise("growing_up", today + timedelta(days=2), True,
                   {mother: (1, True, (6, 5, "partly")), daughter: (None, False, (7, 4, "no"))})
 

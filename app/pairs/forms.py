@@ -2,6 +2,7 @@
 from wtforms import (
     BooleanField,
     DateField,
+    HiddenField,
     SelectField,
     StringField,
     SubmitField,
@@ -37,3 +38,18 @@ class PairAssignForm(AppForm):
     )
     submit = SubmitField("Assign to both")
 
+
+
+class ReplyForm(AppForm):
+    """A reply or a reaction to one answer after the reveal (shape only: the services decide)."""
+
+    reflection_id = HiddenField(validators=[InputRequired()])
+    prompt_index = HiddenField(validators=[InputRequired()])
+    body = TextAreaField("Your reply", filters=[clean_text], validators=[Optional(), Length(max=5000)],
+                         render_kw={"rows": 2})
+    reaction = StringField()  # sent by the reaction button pressed (no field of its own on the page)
+
+
+class ReplyEditForm(AppForm):
+    body = TextAreaField("Your reply", filters=[clean_text], validators=[Optional(), Length(max=5000)],
+                         render_kw={"rows": 2})

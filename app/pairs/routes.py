@@ -1,5 +1,5 @@
 """Views for pairs."""
-from flask import flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
@@ -9,9 +9,9 @@ from app.core.forms import CsrfForm, choose_first
 from app.homework.exercises import assignable_exercises
 from app.homework.families import family_name
 from app.homework.tasks import AssignmentError
-from app.models import Exercise, Pair, PairExercise
-from app.pairs import bp, reveal, services, turns
-from app.pairs.forms import LABEL_SUGGESTIONS, LinkPairForm, PairAssignForm
+from app.models import Exercise, Pair, PairExercise, PairReply, Reflection
+from app.pairs import bp, replies, reveal, services, turns
+from app.pairs.forms import LABEL_SUGGESTIONS, LinkPairForm, PairAssignForm, ReplyEditForm, ReplyForm
 from app.progress.charts import pair_chart
 from app.progress.services import progress_of_each
 
@@ -170,4 +170,68 @@ def reveal_page(pair_exercise_id):
         mine = next((t for t in pair_exercise.tasks if t.client_id == current_user.id), None)
         return render_template("pairs/not_revealed.html", pair_exercise=pair_exercise, task=mine,
                                turn=turns.turn_of(current_user, mine) if mine else None), 409
-    return render_template("pairs/reveal.html", reveal=reveal.open_reveal(current_user, pair_exercise))
+    return _render_reveal(pair_exercise)
+
+
+def _render_reveal(pair_exercise, status=200, reply_form=None):
+    return render_template("pairs/reveal.html", reveal=reveal.open_reveal(current_user, pair_exercise),
+                           replies=replies.replies_on(current_user, pair_exercise),
+                           reactions=replies.REACTIONS, reply_form=reply_form or ReplyForm(formdata=None),
+                           edit_form=ReplyEditForm(formdata=None), action_form=CsrfForm()), status
+
+
+@bp.post("/pairs/exercises/<int:pair_exercise_id>/replies")
+@login_required
+def reply(pair_exercise_id):
+    """A member answers one of the other's answers: a short reply or a reaction."""
+    pair_exercise = policy.get_visible_or_404(PairExercise, pair_exercise_id)
+    policy.require_client(current_user)
+    form = ReplyForm()
+    if not form.validate_on_submit() or not (form.reflection_id.data or "").isdigit() \
+            or not (form.prompt_index.data or "").isdigit():
+        flash("That reply could not be sent; please try again from the page.", "error")
+        return redirect(url_for("pairs.reveal_page", pair_exercise_id=pair_exercise.id))
+    reflection = policy.get_visible_or_404(Reflection, form.reflection_id.data)
+    if reflection.assignment.pair_exercise_id != pair_exercise.id:
+        abort(404)
+    index = int(form.prompt_index.data)
+    try:
+        replies.add_reply(current_user, reflection, index, body=form.body.data or "",
+                          reaction=form.reaction.data or None)
+    except replies.ReplyError as exc:
+        flash(str(exc), "error")
+        return _render_reveal(pair_exercise, 400, reply_form=form)
+    flash("Sent. You can change a reply for the next few minutes, or withdraw it.", "success")
+    return redirect(url_for("pairs.reveal_page", pair_exercise_id=pair_exercise.id, _anchor=f"q{index + 1}"))
+
+
+@bp.post("/pairs/replies/<int:reply_id>/edit")
+@login_required
+def edit_reply(reply_id):
+    """Its author changes a reply's words, within the first minutes."""
+    item = policy.get_visible_or_404(PairReply, reply_id)
+    if item.author_id != current_user.id:
+        abort(403)
+    form = ReplyEditForm()
+    if form.validate_on_submit():
+        try:
+            replies.edit_reply(current_user, item, form.body.data or "")
+        except replies.ReplyError as exc:
+            flash(str(exc), "error")
+        else:
+            flash("Your reply is changed.", "success")
+    return redirect(url_for("pairs.reveal_page", pair_exercise_id=item.pair_exercise_id,
+                            _anchor=f"q{item.prompt_index + 1}"))
+
+
+@bp.post("/pairs/replies/<int:reply_id>/withdraw")
+@login_required
+def withdraw_reply(reply_id):
+    """Its author takes a reply back: nobody sees it any more."""
+    item = policy.get_visible_or_404(PairReply, reply_id)
+    if not policy.can_withdraw_reply(current_user, item):
+        abort(403)
+    if CsrfForm().validate_on_submit():
+        replies.withdraw_reply(current_user, item)
+        flash("Withdrawn. Nobody sees that reply any more.", "success")
+    return redirect(url_for("pairs.reveal_page", pair_exercise_id=item.pair_exercise_id))

@@ -4,13 +4,23 @@ from __future__ import annotations
 from flask import abort
 
 from app.extensions import db
-from app.models import REFLECTION_SUBMITTED, Assignment, Exercise, Invitation, Pair, PairExercise, Reflection, User
+from app.models import (
+    REFLECTION_SUBMITTED,
+    Assignment,
+    Exercise,
+    Invitation,
+    Pair,
+    PairExercise,
+    PairReply,
+    Reflection,
+    User,
+)
 from app.models.progress import Notification
 from app.models.sessions import AgendaItem, SessionNote, TherapySession
 from app.policy.base import is_therapist
 from app.policy.clients import can_manage_invitation, can_view_client
 from app.policy.homework import can_view_assignment, can_view_exercise, can_view_reflection
-from app.policy.pairs import can_view_pair, can_view_pair_exercise
+from app.policy.pairs import can_view_pair, can_view_pair_exercise, can_view_reply
 from app.policy.records import can_open_notification
 from app.policy.therapy_sessions import can_view_agenda_item, can_view_session, can_view_session_note
 
@@ -24,6 +34,7 @@ _VISIBILITY = {
     Reflection: can_view_reflection,
     Pair: can_view_pair,
     PairExercise: can_view_pair_exercise,
+    PairReply: can_view_reply,
     TherapySession: can_view_session,
     SessionNote: can_view_session_note,
     AgendaItem: can_view_agenda_item,

@@ -1,6 +1,8 @@
 """Pairs and sharing: who links, who reads what the other shares, and when (reveal together)."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 from flask import g, has_request_context, request
 from sqlalchemy.orm import joinedload
@@ -13,8 +15,10 @@ from app.models import (
     Pair,
     PairExercise,
     PairMember,
+    PairReply,
     Reflection,
     User,
+    utcnow,
 )
 from app.policy.base import _signed_in, is_client, is_therapist
 from app.policy.clients import can_assign_to
@@ -178,6 +182,38 @@ def can_open_reveal(user, pair_exercise: PairExercise) -> bool:
     return len(tasks) == 2 and all(
         t.reflection is not None and t.reflection.status == REFLECTION_SUBMITTED
         and t.reflection.deleted_at is None for t in tasks)
+
+
+REPLY_EDIT_MINUTES = 10
+
+
+def can_reply_to(user, reflection: Reflection) -> bool:
+    """After the reveal, a member answers the other member's answers (those shared with her)."""
+    if reflection is None or reflection.assignment.pair_exercise is None:
+        return False
+    return (can_open_reveal(user, reflection.assignment.pair_exercise)
+            and partner_can_read(user, reflection))
+
+
+def can_view_reply(user, reply: PairReply) -> bool:
+    """Both members while the reveal is open, and their therapist; a withdrawn one, nobody."""
+    if reply is None or reply.withdrawn_at is not None:
+        return False
+    pair_exercise = db.session.get(PairExercise, reply.pair_exercise_id)
+    if is_therapist(user):
+        return pair_exercise is not None and pair_exercise.therapist_id == user.id
+    return can_open_reveal(user, pair_exercise)
+
+
+def can_edit_reply(user, reply: PairReply) -> bool:
+    """Its author, for the first few minutes (a reply read and answered stays as it was read)."""
+    return (can_view_reply(user, reply) and reply.author_id == user.id
+            and utcnow() < reply.created_at + timedelta(minutes=REPLY_EDIT_MINUTES))
+
+
+def can_withdraw_reply(user, reply: PairReply) -> bool:
+    """Its author, at any time while the pair is linked."""
+    return can_view_reply(user, reply) and reply.author_id == user.id
 
 
 def _linked_partners_pair(user, pair_exercise: PairExercise) -> Pair | None:
