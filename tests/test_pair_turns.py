@@ -229,6 +229,10 @@ def test_a_reply_and_a_reaction_after_the_reveal_reach_both_and_the_agenda(app, 
     assert len(items) == 1 and c["maria"].name in items[0].body
     assert db.session.scalar(sa.select(sa.func.count(Notification.id)).where(
         Notification.user_id == c["maria"].id, Notification.kind == "pair_reply")) == 2
+    # their therapist reads them on the pair page; another therapist never
+    pair_page = text_of(signed_in(app, c["ruth"]).get(f"/pairs/{c['pair'].id}"))
+    assert "After the reveal" in pair_page and "I MISS THEM TOO" in pair_page
+    assert signed_in(app, c["sam"]).get(f"/pairs/{c['pair'].id}").status_code == 404
 
 
 def test_replies_are_refused_before_the_reveal_and_to_anyone_else(app, cast):

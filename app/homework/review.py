@@ -1,17 +1,36 @@
-"""Review services: the queue, the reading view, feedback, annotations, reviewed."""
+"""Review services: the queue, the reading view (with the other member's side of a pair
+exercise), feedback (to one member, or to both), annotations, reviewed."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from werkzeug.exceptions import Forbidden
 
 from app import audit, policy
 from app.core import paging
 from app.extensions import db
-from app.models import Assignment, Feedback, PrivateAnnotation, Reflection, User, utcnow
+from app.models import (
+    TASK_CANCELLED,
+    TASK_SUBMITTED,
+    Assignment,
+    Feedback,
+    PairExercise,
+    PairMember,
+    PrivateAnnotation,
+    Reflection,
+    User,
+    utcnow,
+)
 from app.notifications.services import notify
 
 QUEUE_PER_PAGE = 20
+RATINGS = (("resentment", "Resentment"), ("closeness", "Closeness"), ("stayed_present", "Stayed present"))
+
+
+class FeedbackRefused(Exception):
+    """A refusal with a sentence the therapist can act on; nothing was written."""
 
 
 def _unreviewed(therapist: User) -> sa.Select:
@@ -44,8 +63,80 @@ def review_counts(therapist: User) -> dict:
     return {"waiting": waiting, "urgent": urgent}
 
 
+@dataclass
+class PairRow:
+    """One question of a pair exercise: each member's wording of it and her answer."""
+
+    prompt: str
+    answer: str
+    their_prompt: str
+    their_answer: str
+
+    @property
+    def same_prompt(self) -> bool:
+        return self.prompt == self.their_prompt
+
+
+@dataclass
+class PairSide:
+    """The other member's side of a pair task, as the therapist reads it beside this one.
+    `theirs` is her reflection once it is sent, else None: a draft is its author's alone, and
+    nothing here (`other_state` included) depends on whether one exists."""
+
+    pair_exercise: PairExercise
+    member: PairMember  # the author of the reflection being read
+    other: PairMember
+    other_task: Assignment | None
+    other_state: str  # "sent", "not_sent", "cancelled", "removed", "no_task"
+    theirs: Reflection | None
+    rows: list[PairRow]
+    ratings: list[dict]
+
+
+def _at(items, index: int) -> str:
+    return items[index] if index < len(items) else ""
+
+
+def pair_side(therapist: User, reflection: Reflection) -> PairSide | None:
+    """The other member's side of this pair exercise (None for a task given to one client)."""
+    task = reflection.assignment
+    if task.pair_exercise_id is None:
+        return None
+    pair_exercise = db.session.scalar(
+        sa.select(PairExercise).where(PairExercise.id == task.pair_exercise_id)
+        .options(joinedload(PairExercise.pair),
+                 selectinload(PairExercise.tasks).joinedload(Assignment.reflection)))
+    pair = pair_exercise.pair
+    member, other = pair.member_for(reflection.author_id), pair.partner_of(reflection.author_id)
+    if member is None or other is None:
+        return None
+    other_task = next((t for t in pair_exercise.tasks
+                       if t.client_id == other.user_id and t.deleted_at is None), None)
+    candidate = other_task.reflection if other_task is not None else None
+    theirs = candidate if (policy.can_view_reflection(therapist, candidate)
+                           and policy.can_review_reflection(therapist, candidate)) else None
+    if theirs is not None:
+        state = "sent"
+    elif other_task is None:
+        state = "no_task"
+    else:  # from the task's status alone: the same whether or not a draft exists
+        state = {TASK_CANCELLED: "cancelled", TASK_SUBMITTED: "removed"}.get(other_task.status, "not_sent")
+    rows, ratings = [], []
+    if theirs is not None:
+        mine_prompts, their_prompts = list(task.prompts), list(other_task.prompts)
+        rows = [PairRow(_at(mine_prompts, i), _at(reflection.answers, i), _at(their_prompts, i),
+                        _at(theirs.answers, i))
+                for i in range(max(len(mine_prompts), len(their_prompts)))]
+        for key, label in RATINGS:
+            a, b = getattr(reflection, key), getattr(theirs, key)
+            gap = abs(a - b) if isinstance(a, int) and isinstance(b, int) else None
+            ratings.append({"label": label, "mine": a, "theirs": b, "gap": gap})
+    return PairSide(pair_exercise, member, other, other_task, state, theirs, rows, ratings)
+
+
 def open_for_reading(therapist: User, reflection: Reflection) -> dict:
-    """Everything the reading view shows; the read is recorded in the audit trail."""
+    """Everything the reading view shows, with the other member's sent reflection of a pair
+    exercise beside it; each read is recorded in the audit trail."""
     if not policy.can_review_reflection(therapist, reflection):
         raise Forbidden()
     task = reflection.assignment
@@ -64,25 +155,46 @@ def open_for_reading(therapist: User, reflection: Reflection) -> dict:
         sa.select(PrivateAnnotation).where(PrivateAnnotation.reflection_id == reflection.id)
         .order_by(PrivateAnnotation.created_at)
     ))
-    audit.record_read(therapist, reflection.author, reflection, action="read_reflection")
-    return {"earlier": earlier, "annotations": annotations}
+    side = pair_side(therapist, reflection)
+    reads = [(reflection.author, reflection)]
+    if side is not None and side.theirs is not None:
+        reads.append((side.theirs.author, side.theirs))
+    audit.record_reads(therapist, reads, "read_reflection")
+    return {"earlier": earlier, "annotations": annotations, "pair_side": side}
 
 
-def give_feedback(therapist: User, reflection: Reflection, body: str, mark_reviewed: bool) -> Feedback:
-    """Write feedback the client will read; optionally mark the reflection reviewed."""
+def give_feedback(therapist: User, reflection: Reflection, body: str, mark_reviewed: bool,
+                  to_both: bool = False) -> Feedback:
+    """Write feedback the client will read; optionally mark the reflection reviewed. To both:
+    the same feedback on the other member's sent reflection of the pair exercise too, in the
+    same transaction (each reads it under her own; each gets her own notification). Refused,
+    with nothing written, when the other member has no sent reflection there."""
     if not policy.can_review_reflection(therapist, reflection):
         raise Forbidden()
+    readers = [reflection]
+    if to_both:
+        side = pair_side(therapist, reflection)
+        if side is None:
+            raise FeedbackRefused("This task was given to one client only: "
+                                  "its feedback goes to that client alone.")
+        if side.theirs is None or not policy.can_review_reflection(therapist, side.theirs):
+            raise FeedbackRefused(
+                f"{side.other.user.name} has no sent reflection on this exercise, so this feedback "
+                f"can go to {reflection.author.name} only. Nothing was sent; your text is still here.")
+        readers.append(side.theirs)
     now = utcnow()
-    feedback = Feedback(reflection_id=reflection.id, therapist_id=therapist.id, body=body,
-                        created_at=now)
-    db.session.add(feedback)
-    reflection.last_feedback_at = now
-    if mark_reviewed:
-        reflection.reviewed_at = now
-    audit.record(therapist, "feedback_given", reflection.author, reflection)
-    notify(reflection.author, "new_feedback", f"/tasks/{reflection.assignment_id}")
+    written = []
+    for each in readers:
+        written.append(Feedback(reflection_id=each.id, therapist_id=therapist.id, body=body,
+                                created_at=now))
+        db.session.add(written[-1])
+        each.last_feedback_at = now
+        if mark_reviewed:
+            each.reviewed_at = now
+        audit.record(therapist, "feedback_given", each.author, each)
+        notify(each.author, "new_feedback", f"/tasks/{each.assignment_id}")
     db.session.commit()
-    return feedback
+    return written[0]
 
 
 def annotate(therapist: User, reflection: Reflection, body: str) -> PrivateAnnotation:

@@ -1,5 +1,5 @@
 """Forms for the therapist's review."""
-from wtforms import BooleanField, TextAreaField
+from wtforms import BooleanField, RadioField, SelectChoice, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from app.core.forms import ANSWER_MAX, AppForm, clean_text
@@ -13,6 +13,11 @@ class FeedbackForm(AppForm):
         description="Shown to your client under the reflection.", render_kw={"rows": 5, "data-limit": ANSWER_MAX},
     )
     mark_reviewed = BooleanField("Mark the reflection reviewed", default=True)
+    # On a pair exercise: this member only, or both members (the page names them).
+    recipients = RadioField("Send this feedback to", id="feedback-recipients",
+                            choices=[SelectChoice("one", "this member only"),
+                                     SelectChoice("both", "both members")],
+                            default="one")
 
 
 class AnnotationForm(AppForm):

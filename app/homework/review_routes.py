@@ -64,13 +64,22 @@ def _reviewable(reflection_id) -> Reflection:
 @bp.post("/reflections/<int:reflection_id>/feedback")
 @login_required
 def feedback(reflection_id):
-    """Send feedback to the client (and, by default, mark the reflection reviewed)."""
+    """Send feedback to the client, or on a pair exercise to both members (and, by default,
+    mark the reflection reviewed)."""
     reflection = _reviewable(reflection_id)
     form = FeedbackForm()
     if not form.validate_on_submit():
         return _render_reading(reflection, feedback_form=form, status=400)
-    services.give_feedback(current_user, reflection, form.body.data, form.mark_reviewed.data)
-    flash("Feedback sent. Your client sees it under the reflection.", "success")
+    to_both = form.recipients.data == "both"
+    try:
+        services.give_feedback(current_user, reflection, form.body.data, form.mark_reviewed.data,
+                               to_both=to_both)
+    except services.FeedbackRefused as exc:
+        form.recipients.errors.append(str(exc))
+        form.recipients.data = "one"  # what she typed stays; the choice falls back to the one possible
+        return _render_reading(reflection, feedback_form=form, status=409)
+    flash("Feedback sent to both. Each sees it under their own reflection." if to_both else
+          "Feedback sent. Your client sees it under the reflection.", "success")
     return redirect(url_for("homework.read", reflection_id=reflection.id))
 
 

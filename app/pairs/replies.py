@@ -98,3 +98,16 @@ def replies_on(viewer: User, pair_exercise: PairExercise) -> dict[tuple[int, int
         if policy.can_view_reply(viewer, reply):
             found[(reply.reflection_id, reply.prompt_index)].append(reply)
     return found
+
+
+def replies_in_pair(therapist: User, pair_exercise_ids: list[int]) -> dict[int, list[PairReply]]:
+    """The replies their therapist reads on the pair page, by pair exercise (one query)."""
+    found = defaultdict(list)
+    if not pair_exercise_ids:
+        return found
+    for reply in db.session.scalars(sa.select(PairReply).where(
+            PairReply.pair_exercise_id.in_(pair_exercise_ids), PairReply.withdrawn_at.is_(None))
+            .order_by(PairReply.created_at, PairReply.id)):
+        if policy.can_view_reply(therapist, reply):
+            found[reply.pair_exercise_id].append(reply)
+    return found

@@ -62,7 +62,9 @@ def show(pair_id):
                                pair_svg=pair_chart("pair-ratings", members),
                                sessions=services.pair_sessions(current_user, pair),
                                table=services.ratings_side_by_side(rows, pair),
-                               action_form=CsrfForm())
+                               replies=replies.replies_in_pair(current_user,
+                                                               [r.pair_exercise.id for r in rows]),
+                               reactions=replies.REACTIONS, action_form=CsrfForm())
     return render_template("pairs/member.html", pair=pair, me=pair.member_for(current_user.id),
                            partner=pair.partner_of(current_user.id), action_form=CsrfForm())
 

@@ -78,12 +78,17 @@ def test_link_reveal_together_waiting_then_both_see(base, page, browser, screens
     expect(daughter.get_by_text("MOTHER-WORDS: I miss our Sunday calls.")).to_be_visible()
     expect(daughter.get_by_text("DAUGHTER-WORDS: I need Sundays for myself sometimes.")).to_be_visible()
     expect(daughter.get_by_text("seen differently")).to_be_visible()  # resentment 8 against 4
+    # After the reveal: a gentle reaction to her mother's first answer, seen by both.
+    daughter.get_by_role("button", name="I hear you").first.click()
+    expect(daughter.get_by_text("You can change a reply for the next few minutes")).to_be_visible()
+    expect(daughter.locator(".replies").get_by_text("I hear you")).to_be_visible()
     daughter.screenshot(path=str(screenshots / "pair-reveal-1280.png"), full_page=True)
     mother.reload()
     expect(mother.get_by_text("DAUGHTER-WORDS: I need Sundays for myself sometimes.")).to_be_visible()
     expect(mother.get_by_text(f"{elena.name}’s words, shared with you")).to_be_visible()
     mother.get_by_role("link", name=re.compile("^Open the reveal")).click()
     expect(mother.get_by_text("DAUGHTER-WORDS: I need Sundays for myself sometimes.")).to_be_visible()
+    expect(mother.locator(".replies").get_by_text("I hear you")).to_be_visible()
     mother.screenshot(path=str(screenshots / "pair-reveal-390.png"), full_page=True)
 
     # The therapist sees both side by side.
