@@ -56,7 +56,7 @@ class Config:
 
     ENV_NAME = "base"
     SECRET_KEY = os.environ.get("SECRET_KEY")
-    # Encryption at rest (app/crypto.py): "id:base64key,id:base64key", 32-byte keys, the first
+    # Encryption at rest (app/core/crypto.py): "id:base64key,id:base64key", 32-byte keys, the first
     # one encrypts. Unset: a key derived from SECRET_KEY (production refuses to start without it).
     ENCRYPTION_KEYS = os.environ.get("ENCRYPTION_KEYS")
     SQLALCHEMY_DATABASE_URI = normalise_database_url(
