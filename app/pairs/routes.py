@@ -10,7 +10,7 @@ from app.homework.exercises import assignable_exercises
 from app.homework.families import family_name
 from app.homework.tasks import AssignmentError
 from app.models import Exercise, Pair, PairExercise, PairReply, Reflection
-from app.pairs import bp, replies, reveal, services, turns
+from app.pairs import bp, ratings, replies, reveal, services, turns
 from app.pairs.forms import LABEL_SUGGESTIONS, LinkPairForm, PairAssignForm, ReplyEditForm, ReplyForm
 from app.progress.charts import pair_chart
 from app.progress.services import progress_of_each
@@ -61,7 +61,7 @@ def show(pair_id):
         return render_template("pairs/show.html", pair=pair, rows=rows,
                                pair_svg=pair_chart("pair-ratings", members),
                                sessions=services.pair_sessions(current_user, pair),
-                               table=services.ratings_side_by_side(rows, pair),
+                               table=ratings.ratings_side_by_side(rows, pair),
                                replies=replies.replies_in_pair(current_user,
                                                                [r.pair_exercise.id for r in rows]),
                                reactions=replies.REACTIONS, action_form=CsrfForm())

@@ -252,60 +252,6 @@ def partner_feed(client: User) -> dict:
             "waiting": [r for r in rows if r.id in waiting_ids]}
 
 
-GAP_TREND_WINDOW = 4  # the trend line reads the last few pair exercises both sent
-
-
-@dataclass
-class PairRatings:
-    """The pair page's ratings table: one line per pair exercise, oldest first (each member's
-    ratings once sent; the gap where both sent), and the trend of the gap, per rating."""
-
-    lines: list[dict]
-    trend: list[dict]
-
-
-def _gap(a, b) -> int | None:
-    return abs(a - b) if isinstance(a, int) and isinstance(b, int) else None
-
-
-def ratings_side_by_side(rows: list[PairRow], pair: Pair) -> PairRatings:
-    """Both members' ratings per pair exercise, oldest first, with the gap between them (where
-    both sent), a flag where they saw it differently, and how the gap moved over time."""
-    lines = []
-    for row in reversed(rows):
-        cells = {}
-        for member in pair.members:
-            task = row.by_member.get(member.user_id)
-            r = task.reflection if task is not None else None
-            sent = r is not None and r.status == REFLECTION_SUBMITTED and r.deleted_at is None
-            cells[member.user_id] = (r.resentment, r.closeness, r.stayed_present) if sent else None
-        values = [c for c in cells.values() if c is not None]
-        gap = ({"resentment": _gap(values[0][0], values[1][0]),
-                "closeness": _gap(values[0][1], values[1][1])} if len(values) == 2 else None)
-        differently = gap is not None and any(g is not None and g >= 3 for g in gap.values())
-        lines.append({"row": row, "cells": cells, "gap": gap, "differently": differently})
-    return PairRatings(lines, _gap_trend(lines))
-
-
-def _gap_trend(lines: list[dict]) -> list[dict]:
-    """Per rating, over the last GAP_TREND_WINDOW exercises both sent (at least two): the gap
-    at the start and at the end, its lowest and highest, and which way it went."""
-    trend = []
-    for rating in ("resentment", "closeness"):
-        gaps = [line["gap"][rating] for line in lines
-                if line["gap"] is not None and line["gap"][rating] is not None]
-        window = gaps[-GAP_TREND_WINDOW:]
-        if len(window) < 2:
-            continue
-        start, end = window[0], window[-1]
-        direction = ("narrowed" if end < start else "widened" if end > start
-                     else "steady" if min(window) == max(window) else "back")
-        trend.append({"rating": rating, "start": start, "end": end, "low": min(window),
-                      "high": max(window), "count": len(window), "all": len(window) == len(gaps),
-                      "direction": direction})
-    return trend
-
-
 def pairs_of(therapist: User) -> list[Pair]:
     return list(db.session.scalars(
         policy.visible_pairs(therapist).where(Pair.ended_at.is_(None)).order_by(Pair.created_at.desc())
