@@ -24,6 +24,7 @@ from app.models import (
     utcnow,
 )
 from app.notifications.services import notify
+from app.pairs.ratings import compare
 
 QUEUE_PER_PAGE = 20
 RATINGS = (("resentment", "Resentment"), ("closeness", "Closeness"), ("stayed_present", "Stayed present"))
@@ -127,10 +128,7 @@ def pair_side(therapist: User, reflection: Reflection) -> PairSide | None:
         rows = [PairRow(_at(mine_prompts, i), _at(reflection.answers, i), _at(their_prompts, i),
                         _at(theirs.answers, i))
                 for i in range(max(len(mine_prompts), len(their_prompts)))]
-        for key, label in RATINGS:
-            a, b = getattr(reflection, key), getattr(theirs, key)
-            gap = abs(a - b) if isinstance(a, int) and isinstance(b, int) else None
-            ratings.append({"label": label, "mine": a, "theirs": b, "gap": gap})
+        ratings = compare(reflection, theirs, RATINGS)
     return PairSide(pair_exercise, member, other, other_task, state, theirs, rows, ratings)
 
 

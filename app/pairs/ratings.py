@@ -3,9 +3,12 @@ two members per exercise and how that gap moved over the last few exercises both
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from app.models import REFLECTION_SUBMITTED, Pair
-from app.pairs.services import PairRow
+
+if TYPE_CHECKING:  # the pair page's rows; not imported at run time, so homework may use gap()
+    from app.pairs.services import PairRow
 
 GAP_TREND_WINDOW = 4  # the trend line reads the last few pair exercises both sent
 
@@ -19,8 +22,20 @@ class PairRatings:
     trend: list[dict]
 
 
-def _gap(a, b) -> int | None:
+def gap(a, b) -> int | None:
+    """How far apart two 0-10 ratings are (None unless both were given)."""
     return abs(a - b) if isinstance(a, int) and isinstance(b, int) else None
+
+
+def compare(mine, theirs, labels) -> list[dict]:
+    """Two reflections' quick ratings side by side, one dict per (key, label), with the gap
+    (either reflection may be None: not sent, or not shared with the reader)."""
+    rows = []
+    for key, label in labels:
+        a = getattr(mine, key) if mine is not None else None
+        b = getattr(theirs, key) if theirs is not None else None
+        rows.append({"label": label, "mine": a, "theirs": b, "gap": gap(a, b)})
+    return rows
 
 
 def ratings_side_by_side(rows: list[PairRow], pair: Pair) -> PairRatings:
@@ -35,10 +50,10 @@ def ratings_side_by_side(rows: list[PairRow], pair: Pair) -> PairRatings:
             sent = r is not None and r.status == REFLECTION_SUBMITTED and r.deleted_at is None
             cells[member.user_id] = (r.resentment, r.closeness, r.stayed_present) if sent else None
         values = [c for c in cells.values() if c is not None]
-        gap = ({"resentment": _gap(values[0][0], values[1][0]),
-                "closeness": _gap(values[0][1], values[1][1])} if len(values) == 2 else None)
-        differently = gap is not None and any(g is not None and g >= 3 for g in gap.values())
-        lines.append({"row": row, "cells": cells, "gap": gap, "differently": differently})
+        gaps = ({"resentment": gap(values[0][0], values[1][0]),
+                 "closeness": gap(values[0][1], values[1][1])} if len(values) == 2 else None)
+        differently = gaps is not None and any(g is not None and g >= 3 for g in gaps.values())
+        lines.append({"row": row, "cells": cells, "gap": gaps, "differently": differently})
     return PairRatings(lines, _gap_trend(lines))
 
 

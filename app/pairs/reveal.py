@@ -8,6 +8,7 @@ from werkzeug.exceptions import Forbidden
 
 from app import audit, policy
 from app.models import PairExercise, Reflection, User
+from app.pairs.ratings import compare
 from app.pairs.turns import relation_words
 
 
@@ -67,10 +68,5 @@ def open_reveal(member: User, pair_exercise: PairExercise) -> Reveal:
                  _answer(mine_column.reflection, i)),
                 (theirs_column.prompts[i] if i < len(theirs_column.prompts) else "",
                  _answer(theirs, i))) for i in range(count)]
-    ratings = []
-    for key, label in RATINGS:
-        a = getattr(mine_column.reflection, key)
-        b = getattr(theirs, key) if theirs is not None else None
-        gap = abs(a - b) if isinstance(a, int) and isinstance(b, int) else None
-        ratings.append({"label": label, "mine": a, "theirs": b, "gap": gap})
+    ratings = compare(mine_column.reflection, theirs, RATINGS)
     return Reveal(pair_exercise, mine_column, theirs_column, rows, ratings)

@@ -212,7 +212,7 @@ def reply(pair_exercise_id):
 def edit_reply(reply_id):
     """Its author changes a reply's words, within the first minutes."""
     item = policy.get_visible_or_404(PairReply, reply_id)
-    if item.author_id != current_user.id:
+    if not policy.can_withdraw_reply(current_user, item):  # her own reply (changing it: 10 minutes)
         abort(403)
     form = ReplyEditForm()
     if form.validate_on_submit():

@@ -13,7 +13,6 @@ from app.extensions import db
 from app.homework.families import sharing_for
 from app.homework.tasks import AssignmentError, check_due_date
 from app.models import (
-    REFLECTION_SUBMITTED,
     TASK_OPEN,
     Assignment,
     Exercise,
@@ -260,13 +259,10 @@ def pairs_of(therapist: User) -> list[Pair]:
 
 @dataclass
 class PartnerPanel:
-    """What the task page shows of the other member's side of a pair exercise."""
+    """What the task page shows of the other member's side of a pair exercise: her words when
+    the reader may read them (every other state is told by turns.turn_of)."""
 
     partner: PairMember
-    # "revealed": she reads it; "your_turn": shared with her, waiting only for her own;
-    # "you_sent": hers is sent, theirs not readable (yet); "not_shared": nothing to say yet.
-    # Each text is true whatever the other member did and did not share.
-    state: str
     reflection: Reflection | None = None
 
 
@@ -281,13 +277,8 @@ def partner_panel(client: User, task: Assignment) -> PartnerPanel | None:
     theirs = other.reflection if other is not None else None
     if theirs is not None and policy.partner_can_read(client, theirs):
         audit.record_read(client, partner.user, theirs, action="read_partner_reflection")
-        return PartnerPanel(partner, "revealed", theirs)
-    if theirs is not None and policy.reveal_waits_for_reader(client, theirs):
-        return PartnerPanel(partner, "your_turn")
-    mine = task.reflection
-    if mine is not None and mine.status == REFLECTION_SUBMITTED and mine.deleted_at is None:
-        return PartnerPanel(partner, "you_sent")
-    return PartnerPanel(partner, "not_shared")
+        return PartnerPanel(partner, theirs)
+    return PartnerPanel(partner)
 
 
 def open_shared_reflection(client: User, reflection: Reflection) -> None:
