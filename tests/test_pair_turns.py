@@ -66,10 +66,11 @@ def test_a_private_answer_stays_private_in_the_other_members_turn(app, cast):
 
 # --- choosing who reads it, when sending -----------------------------------------------------------
 
-def _notices(user) -> int:
+def _notices(user, kinds=("partner_shared", "pair_turn", "pair_revealed")) -> int:
+    """What she has been told about the other's sharing: a share, her turn, the reveal."""
     db.session.expire_all()
     return db.session.scalar(sa.select(sa.func.count(Notification.id)).where(
-        Notification.user_id == user.id, Notification.kind == "partner_shared"))
+        Notification.user_id == user.id, Notification.kind.in_(kinds)))
 
 
 def test_sending_with_reveal_together_shares_in_the_same_step(app, cast):
@@ -83,7 +84,7 @@ def test_sending_with_reveal_together_shares_in_the_same_step(app, cast):
     db.session.expire_all()
     reflection = db.session.scalar(sa.select(Reflection).where(Reflection.assignment_id == c["mtask"].id))
     assert reflection.status == "submitted" and reflection.shared_at is not None
-    assert _notices(c["elena"]) == 1
+    assert _notices(c["elena"]) == _notices(c["elena"], ["pair_turn"]) == 1  # her turn
 
 
 def test_keeping_it_private_when_sending(app, cast):
@@ -149,7 +150,8 @@ def test_two_members_sending_at_the_same_instant_end_revealed_once(app, cast):
     for who in browsers:
         r = db.session.scalar(sa.select(Reflection).where(Reflection.assignment_id == tasks[who]))
         assert r.status == "submitted" and r.shared_at is not None
-    assert _notices(c["maria"]) == _notices(c["elena"]) == 1
+    for who in ("maria", "elena"):  # the reveal, once each; no stale "your turn"
+        assert _notices(c[who]) == _notices(c[who], ["pair_revealed"]) == 1, who
     for reader, other in (("maria", "elena"), ("elena", "maria")):
         reveal = browsers[reader].get(f"/pairs/exercises/{c['pe'].id}/reveal")
         assert reveal.status_code == 200 and f"SAME-INSTANT-{other}" in text_of(reveal)

@@ -173,12 +173,12 @@ def test_withdrawing_a_share_takes_back_its_notification(app):
     pair_services.share(c["maria"], first)
     assert _share_notices(c["elena"]) == 1
     elena = signed_in(app, c["elena"])
-    assert "A reflection was shared with you" in text_of(elena.get("/notifications"))
+    assert "shared a reflection with you" in text_of(elena.get("/notifications"))
     maria = signed_in(app, c["maria"])
     response = maria.post(f"/reflections/{first.id}/unshare", follow_redirects=True)
     assert response.status_code == 200 and flashes(response)
     assert _share_notices(c["elena"]) == 0
-    assert "A reflection was shared with you" not in text_of(elena.get("/notifications"))
+    assert "shared a reflection with you" not in text_of(elena.get("/notifications"))
     assert other.shared_at is None
 
 

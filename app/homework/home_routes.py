@@ -8,6 +8,7 @@ from app.core.forms import CsrfForm
 from app.homework import bp
 from app.homework.families import family_name
 from app.homework.tasks import task_board
+from app.pairs.turns import turns_of
 
 
 @bp.get("/home")
@@ -16,6 +17,8 @@ def home():
     """The client's home page."""
     policy.require_client(current_user)
     today = today_for(current_user)
-    return render_template("homework/home.html", board=task_board(current_user, today), today=today,
-                           family_name=family_name, pair=policy.open_pair_of(current_user),
-                           pair_form=CsrfForm())
+    board = task_board(current_user, today)
+    return render_template("homework/home.html", board=board, today=today, family_name=family_name,
+                           pair=policy.open_pair_of(current_user), pair_form=CsrfForm(),
+                           turns=turns_of(current_user, board.overdue + board.due_today
+                                          + board.upcoming + board.done))

@@ -15,11 +15,12 @@ from app.models import (
     TASK_SUBMITTED,
     Addendum,
     Assignment,
+    PairExercise,
     Reflection,
     User,
     utcnow,
 )
-from app.notifications.services import feedback_notices_read, notify
+from app.notifications.services import feedback_notices_read, notify, retract_turn_notices
 
 
 class ReflectionError(Exception):
@@ -110,6 +111,8 @@ def submit_reflection(client: User, task: Assignment, answers: list[str], rating
     problem = _missing_for_submit(answers, ratings)
     if problem:
         raise problem
+    if task.pair_exercise_id is not None:
+        _hold_pair_exercise(task.pair_exercise_id)
     now = utcnow()
     # A conditional update: of two simultaneous submits, exactly one changes the row, and it
     # sends its own words (another device's draft save may have landed since ours committed).
@@ -132,6 +135,8 @@ def submit_reflection(client: User, task: Assignment, answers: list[str], rating
     )
     audit.record(client, "reflection_submitted", client, reflection)
     notify(task.therapist, "new_reflection", f"/reflections/{reflection.id}")
+    if task.pair_exercise_id is not None:
+        retract_turn_notices(client, task.id)
     if share:
         from app.pairs.services import share_in_transaction  # pairs' services import homework's
 
@@ -141,6 +146,16 @@ def submit_reflection(client: User, task: Assignment, answers: list[str], rating
     db.session.refresh(reflection)
     db.session.refresh(task)
     return reflection, True
+
+
+def _hold_pair_exercise(pair_exercise_id: int) -> None:
+    """The two members of a pair exercise send one after the other, never at the same instant:
+    whoever sends second reads the first one's sent reflection, so the reveal happens once and
+    each is told once. PostgreSQL: a row lock until commit; SQLite: its write lock, taken by the
+    first write (BEGIN IMMEDIATE) of this transaction. What this session read before is read again."""
+    db.session.execute(sa.select(PairExercise.id).where(PairExercise.id == pair_exercise_id)
+                       .with_for_update())
+    db.session.expire_all()
 
 
 def add_addendum(client: User, reflection: Reflection, body: str) -> Addendum:

@@ -13,8 +13,17 @@ from app.notifications import bp, services
 def index():
     """Her notifications, newest first."""
     page = request.args.get("page", 1, type=int)
-    return render_template("notifications/index.html", notes=services.page_of(current_user, page),
-                           messages=services.MESSAGES, form=CsrfForm())
+    notes = services.page_of(current_user, page)
+    return render_template("notifications/index.html", notes=notes, texts=_texts(notes.items),
+                           form=CsrfForm())
+
+
+def _texts(notes) -> dict[int, str]:
+    """What each says: a pair's event in the reader's words (pairs.turns), else by its kind."""
+    from app.pairs.turns import notice_text  # pairs import notifications' services
+
+    return {n.id: (n.kind in services.PAIR_KINDS and notice_text(current_user, n.kind))
+            or services.MESSAGES.get(n.kind, "Something new") for n in notes}
 
 
 @bp.post("/notifications/<int:note_id>/open")

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import current_app, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from werkzeug.exceptions import Forbidden
 
 from app import policy
@@ -29,7 +29,11 @@ MESSAGES = {
     "reminder_overdue": "An exercise is waiting for you",
     "new_reflection": "A new reflection to read",
     "pair_reply": "A reply to one of your answers",
+    "pair_turn": "Your turn on a pair exercise",
+    "pair_revealed": "Both of you have answered a pair exercise — open the reveal",
 }
+# What a pair's events tell whom: the turn and the reveal ("your mother has answered"), a share.
+PAIR_KINDS = ("partner_shared", "pair_turn", "pair_revealed", "pair_reply")
 EMAIL_SUBJECT = "You have something new in Common Ground"
 PER_PAGE = 20
 _PENDING = "common_ground_pending_emails"
@@ -42,24 +46,29 @@ def _absolute(link: str) -> str:
     return (base or "http://127.0.0.1:5000").rstrip("/") + link
 
 
-def notify(user: User, kind: str, link: str) -> Notification:
-    """Add an in-app notification (the caller commits); queue an email if she asked for them."""
+def notify(user: User, kind: str, link: str, sentence: str | None = None) -> Notification:
+    """Add an in-app notification (the caller commits); queue an email if she asked for them.
+    `sentence` (a pair's turn, from pairs.turns) goes into the email: never anything written."""
     note = Notification(user_id=user.id, kind=kind, link=link)
     db.session.add(note)
     if user.email_notifications and user.is_active:
-        db.session.info.setdefault(_PENDING, []).append((note, user.email, _absolute(link)))
+        db.session.info.setdefault(_PENDING, []).append((note, user.email, _absolute(link), sentence))
     return note
+
+
+def email_body(link: str, sentence: str | None = None) -> str:
+    """The whole email: that something is new (a pair's turn in one sentence), and a link."""
+    news = f"{sentence}\n\n" if sentence else "You have something new in Common Ground. "
+    return (f"Hello,\n\n{news}For your privacy this email says nothing more; sign in to see it:"
+            f"\n\n{link}\n\nYou can turn these emails off on your Account page.\n")
 
 
 def _send_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, [])
-    for note, email, link in pending:
+    for note, email, link, sentence in pending:
         if not sa.inspect(note).persistent:
             continue  # added inside a savepoint that was rolled back: it was never stored
-        try_send_email(email, EMAIL_SUBJECT,
-                       "Hello,\n\nYou have something new in Common Ground. For your privacy this "
-                       f"email says nothing more; sign in to see it:\n\n{link}\n\n"
-                       "You can turn these emails off on your Account page.\n")
+        try_send_email(email, EMAIL_SUBJECT, email_body(link, sentence))
 
 
 def _drop_pending(session: Session, previous_transaction) -> None:
@@ -109,16 +118,54 @@ def share_link(reflection_id: int) -> str:
     return f"/shared#shared-{reflection_id}"
 
 
+def reveal_link(pair_exercise_id: int) -> str:
+    """Where 'open the reveal' leads."""
+    return f"/pairs/exercises/{pair_exercise_id}/reveal"
+
+
 def retract_share_notices(reflection_ids: list[int] | None = None,
                           user_ids: list[int] | None = None) -> None:
-    """A share that ended (withdrawn, pair ended, reflection deleted) is no longer announced:
-    its 'shared with you' notifications go (the caller commits)."""
-    query = sa.delete(Notification).where(Notification.kind == "partner_shared")
-    if reflection_ids is not None:
-        query = query.where(Notification.link.in_([share_link(i) for i in reflection_ids]))
+    """A share that ended (withdrawn, pair ended, reflection deleted) is no longer announced
+    (the caller commits): its 'shared with you' notifications go, and on a pair exercise the
+    other member's 'your turn' and 'open the reveal' ones. A pair that ended takes every pair
+    notice of its members with it."""
     if user_ids is not None:
-        query = query.where(Notification.user_id.in_(user_ids))
-    db.session.execute(query.execution_options(synchronize_session=False))
+        _delete_notices(Notification.kind.in_(PAIR_KINDS), Notification.user_id.in_(user_ids))
+    if reflection_ids:
+        _delete_notices(Notification.kind == "partner_shared",
+                        Notification.link.in_([share_link(i) for i in reflection_ids]))
+        author = aliased(Assignment)
+        others = db.session.execute(
+            sa.select(Assignment.id, Assignment.client_id, Assignment.pair_exercise_id)
+            .join(author, sa.and_(author.pair_exercise_id == Assignment.pair_exercise_id,
+                                  author.client_id != Assignment.client_id))
+            .join(Reflection, Reflection.assignment_id == author.id)
+            .where(Reflection.id.in_(reflection_ids))).all()
+        for task_id, reader_id, pair_exercise_id in others:
+            _delete_notices(Notification.user_id == reader_id, sa.or_(
+                sa.and_(Notification.kind == "pair_turn", Notification.link == f"/tasks/{task_id}"),
+                sa.and_(Notification.kind == "pair_revealed",
+                        Notification.link == reveal_link(pair_exercise_id))))
+
+
+def retract_turn_notices(client: User, task_id: int) -> None:
+    """She has sent hers: 'your turn' on this task is no longer news (the caller commits)."""
+    _delete_notices(Notification.user_id == client.id, Notification.kind == "pair_turn",
+                    Notification.link == f"/tasks/{task_id}")
+    client.unread_notifications = None
+
+
+def reveal_notices_read(client: User, pair_exercise_id: int) -> None:
+    """She opened the reveal: its 'open the reveal' notice is read (the caller commits)."""
+    db.session.execute(sa.update(Notification).where(
+        Notification.user_id == client.id, Notification.kind == "pair_revealed",
+        Notification.link == reveal_link(pair_exercise_id), Notification.read_at.is_(None))
+        .values(read_at=utcnow()).execution_options(synchronize_session=False))
+    client.unread_notifications = None
+
+
+def _delete_notices(*where) -> None:
+    db.session.execute(sa.delete(Notification).where(*where).execution_options(synchronize_session=False))
 
 
 def feedback_notices_read(client: User, task_id: int, at) -> None:

@@ -10,7 +10,8 @@ from werkzeug.exceptions import Forbidden
 from app import audit, policy
 from app.extensions import db
 from app.models import AgendaItem, PairExercise, PairReply, Reflection, User, utcnow
-from app.notifications.services import notify
+from app.notifications.services import notify, reveal_link
+from app.pairs.announcing import tell
 
 REPLY_MAX = 1000
 REACTIONS = {
@@ -27,7 +28,7 @@ class ReplyError(Exception):
 
 
 def _reveal_link(pair_exercise_id: int, prompt_index: int) -> str:
-    return f"/pairs/exercises/{pair_exercise_id}/reveal#q{prompt_index + 1}"
+    return f"{reveal_link(pair_exercise_id)}#q{prompt_index + 1}"
 
 
 def add_reply(member: User, reflection: Reflection, prompt_index: int, *, body: str = "",
@@ -53,7 +54,7 @@ def add_reply(member: User, reflection: Reflection, prompt_index: int, *, body: 
     db.session.add(reply)
     db.session.flush()
     audit.record(member, "pair_reply_added", member, reply)
-    notify(reflection.author, "pair_reply", _reveal_link(pair_exercise.id, prompt_index))
+    tell(reflection.author, "pair_reply", _reveal_link(pair_exercise.id, prompt_index))
     if reaction == TALK_IN_SESSION:
         db.session.add(AgendaItem(
             client_id=member.id, therapist_id=member.therapist_id,

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from werkzeug.exceptions import Forbidden
 
 from app import audit, policy
+from app.extensions import db
 from app.models import PairExercise, Reflection, User
+from app.notifications.services import reveal_notices_read, unread_count
 from app.pairs.ratings import compare
 from app.pairs.turns import relation_words
 
@@ -61,6 +63,9 @@ def open_reveal(member: User, pair_exercise: PairExercise) -> Reveal:
     theirs = theirs_task.reflection if policy.partner_can_read(member, theirs_task.reflection) else None
     if theirs is not None:
         audit.record_read(member, other.user, theirs, action="read_partner_reflection")
+    if unread_count(member):
+        reveal_notices_read(member, pair_exercise.id)
+        db.session.commit()
     mine_column = Column("You", "you", mine_task.reflection, list(mine_task.prompts))
     theirs_column = Column(other.user.name, relation_words(other), theirs, list(theirs_task.prompts))
     count = max(len(mine_task.prompts), len(theirs_task.prompts))

@@ -23,7 +23,8 @@ from app.models import (
     User,
     utcnow,
 )
-from app.notifications.services import notify, retract_share_notices, share_link
+from app.notifications.services import notify, retract_share_notices
+from app.pairs.announcing import announce_share
 
 
 class PairError(Exception):
@@ -177,9 +178,7 @@ def share_in_transaction(client: User, reflection: Reflection) -> User | None:
         return None
     reflection.shared_at = utcnow()
     audit.record(client, "reflection_shared", client, reflection)
-    reader = policy.active_pair_of(client).partner_of(client.id).user
-    notify(reader, "partner_shared", share_link(reflection.id))
-    return reader
+    return announce_share(client, reflection)
 
 
 def _why_not_shareable(client: User, reflection: Reflection) -> str:

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
 from app import policy
-from app.models import REFLECTION_SUBMITTED, Assignment, PairMember, User
+from app.extensions import db
+from app.models import REFLECTION_SUBMITTED, Assignment, PairExercise, PairMember, User
 
 
 @dataclass
@@ -25,6 +29,34 @@ class Turn:
     text: str  # the sentence the task page and home show
     badge: str  # a word or two for a card: "Your turn", "Waiting", "Revealed"
     mine_shared: bool = False
+
+
+BOTH_ANSWERED = "Both of you have answered — open the reveal"
+
+
+def _capital(words: str) -> str:
+    """The first letter up, the rest as written ("your mother" → "Your mother"; "McKenzie" stays)."""
+    return words[:1].upper() + words[1:]
+
+
+def _your_turn(other: PairMember) -> str:
+    return f"{_capital(relation_words(other))} has answered — send yours to read {other.user.name}’s."
+
+
+def notice_text(reader: User, kind: str) -> str | None:
+    """The sentence a pair notification (and its content-free email) says, in the reader's
+    words; None when she is in no linked pair any more (the generic sentence is shown)."""
+    pair = policy.active_pair_of(reader)
+    other = pair.partner_of(reader.id) if pair is not None else None
+    if other is None:
+        return None
+    relation = _capital(relation_words(other))
+    return {
+        "pair_turn": _your_turn(other),
+        "pair_revealed": f"{BOTH_ANSWERED}.",
+        "partner_shared": f"{relation} shared a reflection with you.",
+        "pair_reply": f"{relation} answered one of your answers.",
+    }.get(kind)
 
 
 def relation_words(member: PairMember) -> str:
@@ -58,13 +90,12 @@ def turn_of(viewer: User, task: Assignment) -> Turn | None:
     theirs_task = next((t for t in pair_exercise.tasks if t.client_id == other.user_id), None)
     theirs = theirs_task.reflection if theirs_task is not None else None
     if mine is not None and theirs is not None and policy.partner_can_read(viewer, theirs):
-        return Turn("both_sent", other, relation, f"Both of you have answered — open the reveal to "
-                    f"read {name}’s answers beside yours.", "Revealed", mine_shared)
+        return Turn("both_sent", other, relation, f"{BOTH_ANSWERED} to read {name}’s answers beside "
+                    "yours.", "Revealed", mine_shared)
     if mine is None and theirs is not None and policy.reveal_waits_for_reader(viewer, theirs):
-        return Turn("their_turn_done", other, relation, f"{relation.capitalize()} has answered — send "
-                    f"yours to read {name}’s.", "Your turn", mine_shared)
+        return Turn("their_turn_done", other, relation, _your_turn(other), "Your turn", mine_shared)
     if mine is None and theirs is not None and policy.partner_can_read(viewer, theirs):
-        return Turn("their_turn_done", other, relation, f"{relation.capitalize()} has answered and "
+        return Turn("their_turn_done", other, relation, f"{_capital(relation)} has answered and "
                     f"shared it with you.", "Shared with you", mine_shared)
     if mine is not None:
         kept = "" if mine_shared else " You kept yours private: only your therapist reads it."
@@ -72,3 +103,17 @@ def turn_of(viewer: User, task: Assignment) -> Turn | None:
                     f"reflection on this exercise with you.{kept}", "Waiting", mine_shared)
     return Turn("none_sent", other, relation, f"{name} has not shared a reflection on this exercise "
                 "with you.", "Not sent yet", mine_shared)
+
+
+def turns_of(viewer: User, tasks: list[Assignment]) -> dict[int, Turn]:
+    """Each pair task's turn, for a list of her tasks (home): the pair exercises with both
+    members' tasks and reflections are read in two queries, whatever the number of tasks."""
+    ids = {task.pair_exercise_id for task in tasks if task.pair_exercise_id is not None}
+    if not ids:
+        return {}
+    # Held while the turns are read: the session keeps only weak references to what it loaded.
+    loaded = db.session.scalars(sa.select(PairExercise).where(PairExercise.id.in_(ids)).options(
+        selectinload(PairExercise.tasks).joinedload(Assignment.reflection))).all()
+    turns = {task.id: turn for task in tasks if (turn := turn_of(viewer, task)) is not None}
+    del loaded
+    return turns
