@@ -41,7 +41,7 @@ def give_to_pair(therapist: User, pair: Pair, exercise: Exercise | None = None,
     """One pair exercise through the service; returns it and {user_id: task}."""
     exercise = exercise or built_in("stay_present")
     today = max(today_for(m.user) for m in pair.members)
-    pair_exercise = pair_services.assign_to_pair(therapist, pair, exercise, due_date=today,
+    [pair_exercise] = pair_services.assign_to_pair(therapist, pair, exercise, due_date=today,
                                                  today=today, note=note,
                                                  reveal_together=reveal_together)
     return pair_exercise, {t.client_id: t for t in pair_exercise.tasks}

@@ -364,7 +364,7 @@ def _build(world: World) -> None:
     pairs.respond(dora, pair, accept=True)
 
     def give_pair(key, reveal_together, exercise=None):
-        pair_exercise = pairs.assign_to_pair(ruth, pair, exercise or built_in("stay_present"),
+        [pair_exercise] = pairs.assign_to_pair(ruth, pair, exercise or built_in("stay_present"),
                                              due_date=today + timedelta(days=1), today=today,
                                              reveal_together=reveal_together)
         for task in pair_exercise.tasks:

@@ -292,3 +292,59 @@ def test_a_reply_is_changed_for_ten_minutes_and_withdrawn_at_any_time(app, cast)
     for who in ("maria", "elena"):
         page = text_of(signed_in(app, c[who]).get(f"/pairs/exercises/{c['pe'].id}/reveal"))
         assert "BETTER WORDS" not in page
+
+
+# --- repeating pair tasks ------------------------------------------------------------------------
+
+def test_a_pair_exercise_repeats_each_time_with_its_own_turns_and_reveal(app, cast):
+    from app.core.clock import today_for
+    from app.models import Assignment, PairExercise
+
+    c = cast
+    ruth = signed_in(app, c["ruth"])
+    exercise = built_in("stay_present")
+    today = max(today_for(c["maria"]), today_for(c["elena"]))
+    before = db.session.scalar(sa.select(sa.func.count(PairExercise.id)))
+    response = ruth.post(f"/pairs/{c['pair'].id}/assign", data={
+        "exercise_id": exercise.id, "due_date": today.isoformat(), "reveal_together": "y",
+        "repeat": "weekly", "times": "3"}, follow_redirects=True)
+    assert response.status_code == 200 and "given to both, 3 times" in text_of(response)
+    db.session.expire_all()
+    given = db.session.scalars(sa.select(PairExercise).order_by(PairExercise.id.desc()).limit(3)).all()
+    assert db.session.scalar(sa.select(sa.func.count(PairExercise.id))) == before + 3
+    for pe in given:
+        assert pe.reveal_together and sorted(t.client_id for t in pe.tasks) == sorted([c["maria"].id, c["elena"].id])
+    dues = sorted({t.due_date for pe in given for t in pe.tasks})
+    assert [(d - today).days for d in dues] == [0, 7, 14]
+    for who in ("maria", "elena"):
+        mine = db.session.scalars(sa.select(Assignment).where(
+            Assignment.client_id == c[who].id, Assignment.pair_exercise_id.in_([pe.id for pe in given]))
+            .order_by(Assignment.due_date)).all()
+        assert [t.occurrence for t in mine] == [1, 2, 3] and {t.occurrences for t in mine} == {3}
+        assert len({t.series_key for t in mine}) == 1 and mine[0].series_key
+    assert "1 of 3" in text_of(signed_in(app, c["maria"]).get("/home"))
+    # the first time revealed does not reveal the second
+    first = min(given, key=lambda pe: pe.tasks[0].due_date)
+    tasks = {t.client_id: t for t in first.tasks}
+    for who in ("maria", "elena"):
+        pair_services.share(c[who], submit(c[who], tasks[c[who].id], answers=[f"FIRST-{who}"]))
+    second = sorted(given, key=lambda pe: pe.tasks[0].due_date)[1]
+    assert signed_in(app, c["maria"]).get(f"/pairs/exercises/{first.id}/reveal").status_code == 200
+    assert signed_in(app, c["maria"]).get(f"/pairs/exercises/{second.id}/reveal").status_code == 409
+
+
+def test_a_repeat_out_of_range_is_refused_and_nothing_is_given(app, cast):
+    from app.core.clock import today_for
+    from app.models import PairExercise
+
+    c = cast
+    before = db.session.scalar(sa.select(sa.func.count(PairExercise.id)))
+    today = max(today_for(c["maria"]), today_for(c["elena"]))
+    for repeat, times in (("weekly", "40"), ("hourly", "2"), ("weekly", "0")):
+        response = signed_in(app, c["ruth"]).post(f"/pairs/{c['pair'].id}/assign", data={
+            "exercise_id": built_in("stay_present").id, "due_date": today.isoformat(),
+            "repeat": repeat, "times": times})
+        assert response.status_code == 200, (repeat, times)  # the form again, with the reason
+        assert "Choose 1 to 12 times." in text_of(response) or "Not a valid choice" in text_of(response)
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count(PairExercise.id))) == before

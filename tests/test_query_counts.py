@@ -99,7 +99,7 @@ def grow_world(world: dict, count: int) -> None:
     today = today_for(therapist)
     ratings = {"resentment": 3, "closeness": 7, "stayed_present": "yes"}
     for i in range(max(count // 10, 1)):
-        pair_exercise = assign_to_pair(therapist, world["pair"], world["built_in"],
+        [pair_exercise] = assign_to_pair(therapist, world["pair"], world["built_in"],
                                        due_date=today + timedelta(days=1), today=today)
         for task in pair_exercise.tasks:
             submit_reflection(task.client, task, [f"pair answer {i}"], ratings)

@@ -48,7 +48,7 @@ def build_world() -> dict:
     pair = link_pair(t, c, "mother", p, "daughter")
     respond(c, pair, accept=True)
     respond(p, pair, accept=True)
-    pair_exercise = assign_to_pair(t, pair, built_in, due_date=today + timedelta(days=1), today=today)
+    [pair_exercise] = assign_to_pair(t, pair, built_in, due_date=today + timedelta(days=1), today=today)
     shared_task = next(task for task in pair_exercise.tasks if task.client_id == c.id)
     shared_reflection, _ = submit_reflection(c, shared_task, ["Shared words."], ratings)
     share_reflection(c, shared_reflection)

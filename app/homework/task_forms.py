@@ -16,19 +16,15 @@ from wtforms.validators import (
 )
 
 from app.core.forms import AppForm, clean_text, int_or_none
+from app.homework.tasks import MAX_OCCURRENCES
 
 REPEAT_CHOICES = [SelectChoice("none", "Once"), SelectChoice("daily", "Every day"),
                   SelectChoice("weekly", "Every week")]
-MAX_OCCURRENCES = 12
 
 
-class AssignForm(AppForm):
-    exercise_id = SelectField("Exercise", coerce=int_or_none, validators=[InputRequired()])
-    due_date = DateField("Due date", validators=[DataRequired(message="Choose a due date.")])
-    note = TextAreaField(
-        "A personal note (optional)", filters=[clean_text], validators=[Optional(), Length(max=2000)],
-        description="Your client sees it above the exercise.", render_kw={"rows": 3},
-    )
+class RepeatingForm(AppForm):
+    """How often a task repeats: for one client, and for both members of a pair."""
+
     repeat = SelectField("Repeat", choices=REPEAT_CHOICES, default="none")
     times = IntegerField(
         "How many times", default=1,
@@ -36,6 +32,15 @@ class AssignForm(AppForm):
                                             message=f"Choose 1 to {MAX_OCCURRENCES} times.")],
         description="For a repeating task: each time becomes its own task with its own due date.",
         render_kw={"min": 1, "max": MAX_OCCURRENCES},
+    )
+
+
+class AssignForm(RepeatingForm):
+    exercise_id = SelectField("Exercise", coerce=int_or_none, validators=[InputRequired()])
+    due_date = DateField("Due date", validators=[DataRequired(message="Choose a due date.")])
+    note = TextAreaField(
+        "A personal note (optional)", filters=[clean_text], validators=[Optional(), Length(max=2000)],
+        description="Your client sees it above the exercise.", render_kw={"rows": 3},
     )
     submit = SubmitField("Assign")
 

@@ -26,6 +26,7 @@ from app.models import (
 from app.notifications.services import notify
 
 REPEAT_STEPS = {"none": None, "daily": timedelta(days=1), "weekly": timedelta(weeks=1)}
+MAX_OCCURRENCES = 12
 DONE_SHOWN = 10
 TASKS_PER_PAGE = 20
 
@@ -53,21 +54,16 @@ def assign_exercise(therapist: User, client: User, exercise: Exercise, *, due_da
         raise Forbidden()
     if exercise.archived_at is not None:
         raise AssignmentError("This exercise is archived; restore it first.", "exercise_id")
-    if repeat not in REPEAT_STEPS:
-        raise AssignmentError("Choose how often it repeats.", "repeat")
-    step = REPEAT_STEPS[repeat]
-    count = 1 if step is None else times
-    check_due_date(due_date, today)
-    series_key = secrets.token_hex(8) if count > 1 else None
+    dates = occurrence_dates(due_date, today, repeat, times)
+    series_key = secrets.token_hex(8) if len(dates) > 1 else None
     tasks = []
-    for i in range(count):
+    for i, due in enumerate(dates):
         task = Assignment(
             client_id=client.id, therapist_id=therapist.id, exercise_id=exercise.id,
             exercise_version=exercise.version, family=exercise.family, title=exercise.title,
             instructions=exercise.instructions, prompts=list(exercise.prompts),
-            sharing=sharing_for(exercise.family), note=(note or "").strip(),
-            due_date=due_date + (step * i if step else timedelta(0)),
-            series_key=series_key, occurrence=i + 1, occurrences=count, status=TASK_OPEN,
+            sharing=sharing_for(exercise.family), note=(note or "").strip(), due_date=due,
+            series_key=series_key, occurrence=i + 1, occurrences=len(dates), status=TASK_OPEN,
         )
         db.session.add(task)
         tasks.append(task)
@@ -77,6 +73,17 @@ def assign_exercise(therapist: User, client: User, exercise: Exercise, *, due_da
     notify(client, "new_task", "/home")
     db.session.commit()
     return tasks
+
+
+def occurrence_dates(due_date: date, today: date, repeat: str = "none", times: int = 1) -> list[date]:
+    """The due date of each time a task repeats (one date for a task given once)."""
+    if repeat not in REPEAT_STEPS:
+        raise AssignmentError("Choose how often it repeats.", "repeat")
+    step = REPEAT_STEPS[repeat]
+    if step is not None and not 1 <= (times or 0) <= MAX_OCCURRENCES:
+        raise AssignmentError(f"Choose 1 to {MAX_OCCURRENCES} times.", "times")
+    check_due_date(due_date, today)
+    return [due_date + step * i for i in range(times)] if step is not None else [due_date]
 
 
 def change_due_date(therapist: User, task: Assignment, due_date: date, today: date) -> None:

@@ -11,6 +11,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from app.core.forms import AppForm, clean_text, int_or_none
+from app.homework.task_forms import RepeatingForm
 
 LABEL_SUGGESTIONS = ["mother", "daughter", "sister", "partner", "grandmother", "granddaughter"]
 
@@ -27,7 +28,7 @@ class LinkPairForm(AppForm):
     submit = SubmitField("Propose the link")
 
 
-class PairAssignForm(AppForm):
+class PairAssignForm(RepeatingForm):
     exercise_id = SelectField("Exercise", coerce=int_or_none, validators=[InputRequired()])
     due_date = DateField("Due date", validators=[DataRequired(message="Choose a due date.")])
     note = TextAreaField("A note for both (optional)", filters=[clean_text],
@@ -37,7 +38,6 @@ class PairAssignForm(AppForm):
         description="What each chooses to share becomes visible to the other only once both have sent theirs.",
     )
     submit = SubmitField("Assign to both")
-
 
 
 class ReplyForm(AppForm):

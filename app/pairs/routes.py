@@ -143,13 +143,15 @@ def assign(pair_id):
     if form.validate_on_submit():
         exercise = policy.get_visible_or_404(Exercise, form.exercise_id.data)
         try:
-            services.assign_to_pair(current_user, pair, exercise, due_date=form.due_date.data,
-                                    today=today, note=form.note.data or "",
-                                    reveal_together=form.reveal_together.data)
+            given = services.assign_to_pair(current_user, pair, exercise, due_date=form.due_date.data,
+                                            today=today, note=form.note.data or "",
+                                            reveal_together=form.reveal_together.data,
+                                            repeat=form.repeat.data, times=form.times.data or 1)
         except AssignmentError as exc:
             form[exc.field or "exercise_id"].errors.append(str(exc))
         else:
-            flash(f"“{exercise.title}” given to both.", "success")
+            times = f", {len(given)} times" if len(given) > 1 else ""
+            flash(f"“{exercise.title}” given to both{times}.", "success")
             return redirect(url_for("pairs.show", pair_id=pair.id))
     return render_template("pairs/assign.html", form=form, pair=pair)
 

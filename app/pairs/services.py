@@ -1,6 +1,7 @@
 """Pair services: link, accept or decline, leave or dissolve, assign to both, share, withdraw."""
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import date
 
@@ -11,7 +12,7 @@ from werkzeug.exceptions import Forbidden
 from app import audit, policy
 from app.extensions import db
 from app.homework.families import sharing_for
-from app.homework.tasks import AssignmentError, check_due_date
+from app.homework.tasks import AssignmentError, occurrence_dates
 from app.models import (
     TASK_OPEN,
     Assignment,
@@ -129,31 +130,39 @@ def member_prompts(exercise: Exercise, label: str) -> list[str]:
 
 
 def assign_to_pair(therapist: User, pair: Pair, exercise: Exercise, *, due_date: date, today: date,
-                   note: str = "", reveal_together: bool = False) -> PairExercise:
-    """One exercise for the pair: each member gets her own task, in her own wording."""
+                   note: str = "", reveal_together: bool = False, repeat: str = "none",
+                   times: int = 1) -> list[PairExercise]:
+    """One exercise for the pair: each member gets her own task, in her own wording. Repeating,
+    each time is a pair exercise of its own (its own turns, its own reveal)."""
     if not policy.can_assign_to_pair(therapist, pair) or not policy.can_view_exercise(therapist, exercise):
         raise Forbidden()
     if exercise.archived_at is not None:
         raise AssignmentError("This exercise is archived; restore it first.", "exercise_id")
-    check_due_date(due_date, today)
-    pair_exercise = PairExercise(pair_id=pair.id, therapist_id=therapist.id, title=exercise.title,
-                                 reveal_together=bool(reveal_together))
-    db.session.add(pair_exercise)
-    db.session.flush()
-    for member in pair.members:
-        task = Assignment(
-            client_id=member.user_id, therapist_id=therapist.id, exercise_id=exercise.id,
-            exercise_version=exercise.version, family=exercise.family, title=exercise.title,
-            instructions=exercise.instructions, prompts=member_prompts(exercise, member.label),
-            sharing=sharing_for(exercise.family), note=(note or "").strip(), due_date=due_date,
-            status=TASK_OPEN, pair_exercise_id=pair_exercise.id,
-        )
-        db.session.add(task)
+    dates = occurrence_dates(due_date, today, repeat, times)
+    series = {m.user_id: secrets.token_hex(8) if len(dates) > 1 else None for m in pair.members}
+    pair_exercises = []
+    for i, due in enumerate(dates):
+        pair_exercise = PairExercise(pair_id=pair.id, therapist_id=therapist.id, title=exercise.title,
+                                     reveal_together=bool(reveal_together))
+        db.session.add(pair_exercise)
         db.session.flush()
-        audit.record(therapist, "task_assigned", member.user, task)
+        for member in pair.members:
+            task = Assignment(
+                client_id=member.user_id, therapist_id=therapist.id, exercise_id=exercise.id,
+                exercise_version=exercise.version, family=exercise.family, title=exercise.title,
+                instructions=exercise.instructions, prompts=member_prompts(exercise, member.label),
+                sharing=sharing_for(exercise.family), note=(note or "").strip(), due_date=due,
+                status=TASK_OPEN, pair_exercise_id=pair_exercise.id, series_key=series[member.user_id],
+                occurrence=i + 1, occurrences=len(dates),
+            )
+            db.session.add(task)
+            db.session.flush()
+            audit.record(therapist, "task_assigned", member.user, task)
+        pair_exercises.append(pair_exercise)
+    for member in pair.members:
         notify(member.user, "new_task", "/home")
     db.session.commit()
-    return pair_exercise
+    return pair_exercises
 
 
 def share(client: User, reflection: Reflection) -> User | None:
