@@ -42,7 +42,7 @@ def test_turns_as_a_table(app, cast):
     pair_services.share(maria, mine)
     assert "Your turn. Your mother has answered — send yours to read" in _task_page(app, elena, c["etask"])
     waiting = _task_page(app, maria, c["mtask"])
-    assert "You have answered." in waiting and "Your turn" not in waiting
+    assert "You have answered; waiting for" in waiting and "Your turn" not in waiting
     # both have sent and shared: both read the other, and the reveal is offered to each
     pair_services.share(elena, submit(elena, c["etask"], answers=["DAUGHTER-A"]))
     for who, task, words in ((maria, c["mtask"], "DAUGHTER-A"), (elena, c["etask"], "MOTHER-A")):

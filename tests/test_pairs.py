@@ -543,7 +543,7 @@ def test_reveal_together_waits_for_both_then_shows_each_the_others_words(app, li
     assert "your turn" in shared and pe.title in shared
     assert "MARIA-REVEAL-1" not in shared
     assert anna.get(f"/reflections/{maria_reflection.id}").status_code == 404
-    assert f"You have answered. {c['anna'].name} has not shared" in text_of(maria.get(f"/tasks/{maria_task.id}"))
+    assert f"You have answered; waiting for {c['anna'].name}." in text_of(maria.get(f"/tasks/{maria_task.id}"))
     assert audit_count("read_partner_reflection") == 0
 
     # A draft is not "sent": still waiting.

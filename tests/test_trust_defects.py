@@ -104,7 +104,7 @@ def test_turns_from_each_side_of_a_reveal_together_exercise(app):
     assert "your turn" in shared and "waiting for your partner" not in shared
     # Maria has sent and waits: her page says so, and Elena reads hers once both have sent
     page = text_of(maria.get(f"/tasks/{mtask.id}"))
-    assert f"You have answered. {c['elena'].name} has not shared" in page
+    assert f"You have answered; waiting for {c['elena'].name}." in page
     assert f"{c['elena'].name} reads it once you have both sent yours" in page
     # both sent: nothing says "waiting" or "once you have both sent" any more
     pair_services.share(c["elena"], submit(c["elena"], etask, answers=["DAUGHTER-SENT"]))

@@ -22,10 +22,6 @@ from app.models import (
     Exercise,
     Feedback,
     Notification,
-    Pair,
-    PairExercise,
-    PairMember,
-    PairReply,
     Reflection,
     User,
     utcnow,
@@ -108,6 +104,8 @@ def seed_demo() -> int:
             seed_homework(user, today_for(user))
             seed_sessions(user)
         if person.label == "mother":
+            from app.ops.demo_pairs import seed_pair, seed_pair_session  # they use this module's builders
+
             seed_pair(user, existing[person.partner], today_for(user))
             seed_pair_session(user, existing[person.partner])
     db.session.commit()
@@ -126,7 +124,7 @@ DEMO_ANSWERS = {
 }
 
 
-def _demo_task(client: User, exercise, due: date, status: str = TASK_OPEN, **extra) -> Assignment:
+def demo_task(client: User, exercise, due: date, status: str = TASK_OPEN, **extra) -> Assignment:
     task = Assignment(
         client_id=client.id, therapist_id=client.therapist_id, exercise_id=exercise.id,
         exercise_version=exercise.version, family=exercise.family, title=exercise.title,
@@ -138,7 +136,7 @@ def _demo_task(client: User, exercise, due: date, status: str = TASK_OPEN, **ext
     return task
 
 
-def _demo_reflection(task: Assignment, client: User, submitted_days_ago: int | None,
+def demo_reflection(task: Assignment, client: User, submitted_days_ago: int | None,
                      resentment: int, closeness: int, present: str, urgent: bool = False) -> Reflection:
     answers = [DEMO_ANSWERS.get(task.family, "I tried it this week and wrote down what happened.")]
     answers += ["A little, yes." for _ in task.prompts[1:]]
@@ -165,9 +163,9 @@ def seed_homework(client: User, today: date) -> None:
     if not library:
         return
     now = utcnow()
-    done = _demo_task(client, library["change_dynamic"], today - timedelta(days=14), TASK_SUBMITTED,
+    done = demo_task(client, library["change_dynamic"], today - timedelta(days=14), TASK_SUBMITTED,
                       note="Try it once or twice; small is fine.")
-    reflection = _demo_reflection(done, client, 12, resentment=7, closeness=3, present="partly")
+    reflection = demo_reflection(done, client, 12, resentment=7, closeness=3, present="partly")
     db.session.add(Feedback(reflection_id=reflection.id, therapist_id=client.therapist_id,
                             body="Thank you for trying this. Noticing her surprise is a real start. "
                                  "Let's talk about what made it hard to keep quiet.",
@@ -178,74 +176,17 @@ def seed_homework(client: User, today: date) -> None:
     db.session.add(Notification(user_id=client.id, kind="new_feedback", link=f"/tasks/{done.id}",
                                 created_at=now - timedelta(days=10)))
 
-    done2 = _demo_task(client, library["stay_present"], today - timedelta(days=5), TASK_SUBMITTED)
-    _demo_reflection(done2, client, 4, resentment=5, closeness=6, present="yes")
+    done2 = demo_task(client, library["stay_present"], today - timedelta(days=5), TASK_SUBMITTED)
+    demo_reflection(done2, client, 4, resentment=5, closeness=6, present="yes")
 
-    urgent = _demo_task(client, library["choose_battles"], today - timedelta(days=2), TASK_SUBMITTED)
-    _demo_reflection(urgent, client, 1, resentment=8, closeness=2, present="no", urgent=True)
+    urgent = demo_task(client, library["choose_battles"], today - timedelta(days=2), TASK_SUBMITTED)
+    demo_reflection(urgent, client, 1, resentment=8, closeness=2, present="no", urgent=True)
 
-    overdue = _demo_task(client, library["idealisation"], today - timedelta(days=3))
-    _demo_reflection(overdue, client, None, resentment=6, closeness=4, present="partly")
-    _demo_task(client, library["agree_to_disagree"], today)
-    _demo_task(client, library["forgiveness_letter"], today + timedelta(days=5),
+    overdue = demo_task(client, library["idealisation"], today - timedelta(days=3))
+    demo_reflection(overdue, client, None, resentment=6, closeness=4, present="partly")
+    demo_task(client, library["agree_to_disagree"], today)
+    demo_task(client, library["forgiveness_letter"], today + timedelta(days=5),
                note="Take your time; write it over several evenings if that helps.")
-
-
-def seed_pair(mother: User, daughter: User, today: date) -> None:
-    """A linked pair with shared, unshared, waiting and revealed reflections."""
-    from app.pairs.services import member_prompts
-
-    member_ids = [mother.id, daughter.id]
-    if db.session.scalar(sa.select(PairMember.id).where(PairMember.user_id.in_(member_ids)).limit(1)):
-        return
-    now = utcnow()
-    pair = Pair(therapist_id=mother.therapist_id, created_at=now - timedelta(days=20))
-    db.session.add(pair)
-    db.session.flush()
-    labels = {mother.id: "mother", daughter.id: "daughter"}
-    for user_id, label in labels.items():
-        db.session.add(PairMember(pair_id=pair.id, user_id=user_id, label=label,
-                                  accepted_at=now - timedelta(days=19)))
-    library = {e.family: e for e in db.session.scalars(
-        sa.select(Exercise).where(Exercise.built_in.is_(True)).order_by(Exercise.id))}
-
-    def pair_exercise(family, due, reveal, plan):
-        exercise = library[family]
-        pe = PairExercise(pair_id=pair.id, therapist_id=mother.therapist_id, title=exercise.title,
-                          reveal_together=reveal)
-        db.session.add(pe)
-        db.session.flush()
-        written = {}
-        for person, (sent_days_ago, shared, ratings) in plan.items():
-            task = _demo_task(person, exercise, due,
-                              TASK_SUBMITTED if sent_days_ago is not None else TASK_OPEN,
-                              pair_exercise_id=pe.id)
-            task.prompts = member_prompts(exercise, labels[person.id])
-            reflection = _demo_reflection(task, person, sent_days_ago, *ratings)
-            if shared:
-                reflection.shared_at = now - timedelta(days=sent_days_ago or 0)
-            written[person.id] = reflection
-        return pe, written
-
-    # Shared by the mother, kept private by the daughter.
-    pair_exercise("stay_present", today - timedelta(days=9), False,
-                  {mother: (8, True, (5, 6, "yes")), daughter: (7, False, (8, 3, "partly"))})
-    # Reveal together, both sent and shared: revealed to each other, and answered after it.
-    pe, written = pair_exercise("idealisation", today - timedelta(days=4), True,
-                                {mother: (3, True, (4, 7, "yes")), daughter: (2, True, (6, 5, "partly"))})
-    db.session.flush()
-    db.session.add_all([
-        PairReply(pair_exercise_id=pe.id, reflection_id=written[mother.id].id, prompt_index=0,
-                  author_id=daughter.id, reaction="hear_you", created_at=now - timedelta(days=1, hours=3)),
-        PairReply(pair_exercise_id=pe.id, reflection_id=written[daughter.id].id, prompt_index=0,
-                  author_id=mother.id, body="I did not know you felt that. Thank you for writing it.",
-                  created_at=now - timedelta(days=1)),
-        PairReply(pair_exercise_id=pe.id, reflection_id=written[mother.id].id, prompt_index=1,
-                  author_id=daughter.id, reaction="in_session", created_at=now - timedelta(hours=20)),
-    ])
-    # Reveal together, only the mother has sent: the daughter's turn, the mother waits.
-    pair_exercise("growing_up", today + timedelta(days=2), True,
-                  {mother: (1, True, (6, 5, "partly")), daughter: (None, False, (7, 4, "no"))})
 
 
 def seed_sessions(client: User) -> None:
@@ -274,31 +215,6 @@ def seed_sessions(client: User) -> None:
     for text in ("How to answer when she brings up the wedding again.",
                  "I felt guilty after Sunday and don't know why."):
         db.session.add(AgendaItem(client_id=client.id, therapist_id=client.therapist_id, body=text))
-
-
-def seed_pair_session(mother: User, daughter: User) -> None:
-    from app.models import SessionNote, TherapySession
-
-    pair = db.session.scalar(sa.select(Pair).join(PairMember).where(PairMember.user_id == mother.id))
-    if pair is None or db.session.scalar(
-            sa.select(TherapySession.id).where(TherapySession.pair_id == pair.id).limit(1)):
-        return
-    session = TherapySession(therapist_id=mother.therapist_id, pair_id=pair.id,
-                             starts_at=utcnow().replace(minute=0, second=0, microsecond=0)
-                             - timedelta(days=10), duration_minutes=75)
-    db.session.add(session)
-    db.session.flush()
-    db.session.add_all([
-        SessionNote(session_id=session.id, kind="shared", author_id=mother.therapist_id,
-                    visibility="client", version=1,
-                    body="Together we named Sunday calls as the topic you keep fighting over, "
-                         "and agreed to try putting it down for two weeks."),
-        SessionNote(session_id=session.id, kind="member", author_id=mother.id, visibility="pair",
-                    version=1, body="I was glad we could laugh at the end."),
-        SessionNote(session_id=session.id, kind="member", author_id=daughter.id,
-                    visibility="therapist", version=1,
-                    body="I held back how angry I still am about the move."),
-    ])
 
 
 def demo_logins() -> list[dict]:

@@ -98,9 +98,12 @@ def turn_of(viewer: User, task: Assignment) -> Turn | None:
         return Turn("their_turn_done", other, relation, f"{_capital(relation)} has answered and "
                     f"shared it with you.", "Shared with you", mine_shared)
     if mine is not None:
-        kept = "" if mine_shared else " You kept yours private: only your therapist reads it."
+        if mine_shared:
+            return Turn("you_sent", other, relation, f"You have answered; waiting for {name}. You read "
+                        "each other’s answers once both are shared.", "Waiting", mine_shared)
         return Turn("you_sent", other, relation, f"You have answered. {name} has not shared a "
-                    f"reflection on this exercise with you.{kept}", "Waiting", mine_shared)
+                    "reflection on this exercise with you. You kept yours private: only your "
+                    "therapist reads it.", "Sent", mine_shared)
     return Turn("none_sent", other, relation, f"{name} has not shared a reflection on this exercise "
                 "with you.", "Not sent yet", mine_shared)
 

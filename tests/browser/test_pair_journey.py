@@ -37,7 +37,7 @@ def test_link_reveal_together_waiting_then_both_see(base, page, browser, screens
     expect(page.get_by_role("link", name="Assign to both")).to_have_count(0)
 
     # Each accepts on her own home page.
-    mother = new_signed_in_page(browser, base, maria, PASSWORD, viewport={"width": 390, "height": 844})
+    mother = new_signed_in_page(browser, base, maria, PASSWORD, viewport={"width": 375, "height": 812})
     expect(mother.get_by_text(f"proposes linking you with {elena.name}")).to_be_visible()
     mother.get_by_role("button", name="Accept").click()
     expect(mother.get_by_text("You accepted.")).to_be_visible()
@@ -58,6 +58,16 @@ def test_link_reveal_together_waiting_then_both_see(base, page, browser, screens
     mother.get_by_role("link", name="Growing up, letting go").click()
     expect(mother.get_by_text("What are you afraid of losing as she grows up?")).to_be_visible()
     _write_and_send(mother, "MOTHER-WORDS: I miss our Sunday calls.")
+    # Her home says it is her turn, in her words; the mother's says she is waiting.
+    daughter.goto(base + "/home")
+    expect(daughter.locator(".badge.turn", has_text="Your turn")).to_be_visible()
+    expect(daughter.get_by_text("Your mother has answered — send yours")).to_be_visible()
+    daughter.screenshot(path=str(screenshots / "pair-your-turn-home-1280.png"), full_page=True)
+    mother.goto(base + "/home")
+    expect(mother.locator(".badge.turn", has_text="Waiting")).to_be_visible()
+    mother.screenshot(path=str(screenshots / "pair-waiting-home-375.png"), full_page=True)
+    daughter.goto(base + "/notifications")
+    expect(daughter.get_by_role("button", name=re.compile("^Your mother has answered"))).to_be_visible()
     daughter.goto(base + "/home")
     daughter.get_by_role("link", name="Growing up, letting go").click()
     expect(daughter.get_by_text("Your turn.")).to_be_visible()
@@ -83,13 +93,15 @@ def test_link_reveal_together_waiting_then_both_see(base, page, browser, screens
     expect(daughter.get_by_text("You can change a reply for the next few minutes")).to_be_visible()
     expect(daughter.locator(".replies").get_by_text("I hear you")).to_be_visible()
     daughter.screenshot(path=str(screenshots / "pair-reveal-1280.png"), full_page=True)
-    mother.reload()
+    mother.goto(base + "/home")
+    expect(mother.locator(".badge.turn", has_text="Revealed")).to_be_visible()
+    mother.get_by_role("link", name="Growing up, letting go").click()
     expect(mother.get_by_text("DAUGHTER-WORDS: I need Sundays for myself sometimes.")).to_be_visible()
     expect(mother.get_by_text(f"{elena.name}’s words, shared with you")).to_be_visible()
     mother.get_by_role("link", name=re.compile("^Open the reveal")).click()
     expect(mother.get_by_text("DAUGHTER-WORDS: I need Sundays for myself sometimes.")).to_be_visible()
     expect(mother.locator(".replies").get_by_text("I hear you")).to_be_visible()
-    mother.screenshot(path=str(screenshots / "pair-reveal-390.png"), full_page=True)
+    mother.screenshot(path=str(screenshots / "pair-reveal-375.png"), full_page=True)
 
     # The therapist sees both side by side.
     page.goto(pair_url)
