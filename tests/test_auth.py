@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from app.accounts.routes import SIGN_IN_REFUSED as REFUSED
 from app.extensions import db
 from app.models import LoginSession, User, utcnow
 from tests.conftest import PASSWORD, csrf_token_from, fresh_totp_code, login, make_client, make_therapist
 
-REFUSED = "That email and password do not match an account. Please try again."
 NEW_PASSWORD = "seven green kites over the bay"
 
 

@@ -261,3 +261,18 @@ def test_no_input_gives_a_server_error(csrf_app, group):
             people.forget_if_signed_out(actor, response)
 
         one_request()
+
+
+def test_a_form_part_without_a_readable_name_is_a_clear_refusal(csrf_app):
+    """Found by the run above: a multipart part whose name holds a line break has no name once
+    parsed, and the CSRF check (reading every name) answered 500."""
+    from tests.conftest import make_client, make_therapist
+
+    browser = csrf_app.test_client()
+    login(browser, make_client(make_therapist()))
+    boundary = "cgboundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"a\rb\"\r\n\r\nvalue\r\n"
+            f"--{boundary}--\r\n").encode()
+    response = browser.post("/account", data=body,
+                            content_type=f"multipart/form-data; boundary={boundary}")
+    assert response.status_code == 400

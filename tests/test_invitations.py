@@ -192,14 +192,24 @@ def test_link_forged_from_the_database_alone_is_refused(app, client, mailbox):
     assert response.status_code == 410
 
 
-def test_inviting_an_address_that_has_an_account_is_refused(app, client, mailbox, people):
+def test_inviting_an_address_that_has_an_account_answers_as_for_a_new_one(app, client, mailbox, people):
+    """The therapist learns nothing about whose the address is; its owner is told, with no link
+    that would make a second account, and nothing changes in her account."""
     login(client, people["therapist"])
+    fresh = invite(client, NEW_EMAIL)
     for email in (people["other_client"].email, people["other_therapist"].email.upper()):
         response = invite(client, email)
-        assert response.status_code == 200
-        assert "This email already has a Common Ground account." in page(response)
-    assert db.session.scalar(sa.select(sa.func.count(Invitation.id))) == 0
-    assert mailbox.messages == []
+        assert response.status_code == fresh.status_code == 302
+        assert response.location.split("#")[0] == fresh.location.split("#")[0]
+        shown = page(client.get(response.location.split("#")[0]))
+        assert f"Invitation sent to {email.lower()}" in shown
+        assert "already has" not in shown
+        told = mailbox.to(email)[-1]
+        assert "You already have an account with this address" in Mailbox.body(told)
+        assert "/invitations/accept/" not in Mailbox.body(told)
+    assert db.session.scalar(sa.select(sa.func.count(Invitation.id))) == 3
+    db.session.expire_all()
+    assert db.session.get(User, people["other_client"].id).therapist_id == people["other_therapist"].id
 
 
 def test_inviting_a_malformed_address_is_refused(app, client, mailbox):

@@ -7,12 +7,12 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
+from app.accounts.routes import SIGN_IN_REFUSED as REFUSED
 from app.extensions import db
 from app.models import AuditEvent, utcnow
 from tests.conftest import PASSWORD, Mailbox, login, make_client, make_therapist
 
 NEW_PASSWORD = "lanterns drifting past the mill"
-REFUSED = "That email and password do not match an account. Please try again."
 
 
 def page(response) -> str:

@@ -4,7 +4,7 @@ from flask import Blueprint
 
 bp = Blueprint("accounts", __name__)
 
-from app.accounts import closing_routes, invitation_routes, routes  # noqa: E402,F401
+from app.accounts import closing_routes, invitation_routes, routes, two_factor_routes  # noqa: E402,F401
 from app.accounts.login_sessions import init_login_manager  # noqa: E402,F401
 
 

@@ -49,14 +49,17 @@ def _send(invitation: Invitation) -> bool:
     therapist_name = " ".join(therapist.name.split())  # no line breaks in a mail header
     # Round up: a 7-day link checked a moment after it was made has 6 days and 23:59 left.
     days = max(1, math.ceil((invitation.expires_at - utcnow()) / timedelta(days=1)))
-    sent = try_send_email(
-        invitation.email,
-        f"{therapist_name} invites you to Common Ground",
-        f"Hello,\n\n{therapist_name} has invited you to Common Ground, the private space where "
-        "you will find the exercises you agree on together and write your reflections between "
-        f"sessions.\n\nOpen this link to choose your password (it works once, for {days} days):\n\n"
-        f"{invitation_link(invitation)}\n\nIf you were not expecting this, you can ignore it.\n",
-    )
+    if _has_account(invitation.email):
+        sent = _send_to_existing_account(invitation, therapist_name)
+    else:
+        sent = try_send_email(
+            invitation.email,
+            f"{therapist_name} invites you to Common Ground",
+            f"Hello,\n\n{therapist_name} has invited you to Common Ground, the private space where "
+            "you will find the exercises you agree on together and write your reflections between "
+            f"sessions.\n\nOpen this link to choose your password (it works once, for {days} days):\n\n"
+            f"{invitation_link(invitation)}\n\nIf you were not expecting this, you can ignore it.\n",
+        )
     if sent:
         invitation.last_sent_at = utcnow()
     return sent
@@ -67,8 +70,6 @@ def invite_client(therapist: User, email: str) -> tuple[Invitation, bool]:
     if not policy.can_invite_clients(therapist):
         raise Forbidden()
     email = normalise_email(email)
-    if db.session.scalar(sa.select(User.id).where(User.email == email)):
-        raise InvitationError("This email already has a Common Ground account.", "email")
     pending = db.session.scalars(
         policy.visible_invitations(therapist).where(Invitation.email == email)
     ).all()
@@ -89,6 +90,25 @@ def invite_client(therapist: User, email: str) -> tuple[Invitation, bool]:
     sent = _send(invitation)
     db.session.commit()
     return invitation, sent
+
+
+def _has_account(email: str) -> bool:
+    return db.session.scalar(sa.select(User.id).where(User.email == email)) is not None
+
+
+def _send_to_existing_account(invitation: Invitation, therapist_name: str) -> bool:
+    """The address already has an account: its owner is told, and nothing is set up. The
+    therapist reads the same answer as for a new address (whose account it is, or whether
+    there is one, is never hers to learn from an invitation)."""
+    return try_send_email(
+        invitation.email,
+        f"{therapist_name} invites you to Common Ground",
+        f"Hello,\n\n{therapist_name} has invited this address to Common Ground. You already have "
+        "an account with this address, so there is nothing to set up and nothing has changed in "
+        f"it: sign in as usual at\n\n{external_url('accounts.login')}\n\nIf you would like to "
+        f"work with {therapist_name} in Common Ground, tell them so; if you did not expect this, "
+        "you can ignore this email.\n",
+    )
 
 
 def resend_invitation(therapist: User, invitation: Invitation) -> bool:

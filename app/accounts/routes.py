@@ -14,15 +14,16 @@ from app.accounts.forms import (
     ForgotPasswordForm,
     LoginForm,
     LogoutForm,
-    PasswordConfirmForm,
     ResetPasswordForm,
 )
 from app.core.forms import choose_first
 from app.core.links import is_safe_next
 from app.extensions import limiter
-from app.models import utcnow
 
-SIGN_IN_REFUSED = "That email and password do not match an account. Please try again."
+# The one answer to every refused sign-in: a wrong password, an unknown address, a locked account.
+SIGN_IN_REFUSED = ("We could not sign you in with that email and password. Please check them and try "
+                   "again. After several failed attempts an account pauses for a while, and its owner "
+                   "is told by email.")
 
 
 PENDING = "pending_two_factor"
@@ -31,6 +32,16 @@ PENDING_SECONDS = 300
 
 def _account_key():
     return "account:" + services.normalise_email(request.form.get("email", ""))[:254]
+
+
+def _pending_account_key():
+    pending = session.get(PENDING) or {}
+    return f"code:{pending.get('user')}"
+
+
+def _rotate_csrf_token() -> None:
+    """A new CSRF token at each step of signing in: one seen before it is worth nothing after."""
+    session.pop("csrf_token", None)
 
 
 def _login_limits():
@@ -43,6 +54,7 @@ def _account_limits():
 
 def _finish_sign_in(user, remember: bool, target: str | None):
     services.sign_in(user)
+    _rotate_csrf_token()
     login_user(user, remember=remember)
     return redirect(target if is_safe_next(target) else url_for("accounts.index"))
 
@@ -56,11 +68,7 @@ def login():
         return redirect(url_for("accounts.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        try:
-            user = services.authenticate(form.email.data, form.password.data)
-        except services.LockedOut as exc:
-            flash(str(exc), "error")
-            return render_template("accounts/login.html", form=form), 429
+        user = services.authenticate(form.email.data, form.password.data)
         if user is None:
             flash(SIGN_IN_REFUSED, "error")
             return render_template("accounts/login.html", form=form), 200
@@ -69,6 +77,7 @@ def login():
             session[PENDING] = {"user": user.id, "at": time.time(),
                                 "remember": bool(form.remember.data),
                                 "next": target if is_safe_next(target) else None}
+            _rotate_csrf_token()
             return redirect(url_for("accounts.verify"))
         return _finish_sign_in(user, form.remember.data, target)
     return render_template("accounts/login.html", form=form)
@@ -76,6 +85,7 @@ def login():
 
 @bp.route("/login/verify", methods=["GET", "POST"])
 @limiter.limit(_login_limits, methods=["POST"])
+@limiter.limit(_account_limits, methods=["POST"], key_func=_pending_account_key)
 def verify():
     """The second step: a code from her authenticator app (or a recovery code)."""
     pending = session.get(PENDING)
@@ -89,9 +99,10 @@ def verify():
         return redirect(url_for("accounts.login"))
     form = CodeForm()
     if form.validate_on_submit():
-        if user.locked_until is not None and user.locked_until > utcnow():
+        if services.is_locked(user):  # wrong codes and passwords count together
             session.pop(PENDING, None)
-            flash("Too many attempts. Please try again later.", "error")
+            services.record_failed_attempt(user, "two_factor_refused_locked", count=False)
+            flash(SIGN_IN_REFUSED, "error")
             return redirect(url_for("accounts.login"))
         code = form.code.data
         if two_factor.verify_code(user, code) or (len(code.strip()) > 6 and
@@ -101,79 +112,6 @@ def verify():
         services.record_failed_attempt(user, "two_factor_failed")
         form.code.errors.append("That code did not work. Use the newest code; each code works once.")
     return render_template("accounts/verify.html", form=form), 200 if not form.errors else 400
-
-
-@bp.route("/account/two-factor", methods=["GET", "POST"])
-@login_required
-def two_factor_setup():
-    """Turn on two-factor sign-in (required for therapists): scan, confirm, keep the codes."""
-    if two_factor.enabled(current_user):
-        return render_template("accounts/two_factor.html", enabled=True,
-                               remaining=two_factor.remaining_recovery_codes(current_user),
-                               password_form=PasswordConfirmForm(),
-                               required=two_factor.required_for(current_user))
-    secret = session.get("two_factor_secret")
-    if not secret:
-        secret = session["two_factor_secret"] = two_factor.new_secret()
-    form = CodeForm()
-    if form.validate_on_submit():
-        try:
-            codes = two_factor.enable(current_user, secret, form.code.data)
-        except two_factor.TwoFactorError as exc:
-            form.code.errors.append(str(exc))
-        else:
-            session.pop("two_factor_secret", None)
-            return render_template("accounts/recovery_codes.html", codes=codes)
-    uri = two_factor.provisioning_uri(current_user, secret)
-    return render_template("accounts/two_factor.html", enabled=False, form=form, secret=secret,
-                           qr=two_factor.qr_svg(uri), required=two_factor.required_for(current_user))
-
-
-@bp.post("/account/two-factor/recovery-codes")
-@login_required
-def new_recovery_codes():
-    """Replace the recovery codes (the old ones stop working)."""
-    form = PasswordConfirmForm()
-    if form.validate_on_submit() and two_factor.enabled(current_user):
-        try:
-            codes = two_factor.regenerate_recovery_codes(current_user, form.password.data)
-        except two_factor.TwoFactorError as exc:
-            flash(str(exc), "error")
-        else:
-            return render_template("accounts/recovery_codes.html", codes=codes)
-    return redirect(url_for("accounts.two_factor_setup"))
-
-
-@bp.post("/account/two-factor/disable")
-@login_required
-def disable_two_factor():
-    """A client turns two-factor off again (therapists cannot)."""
-    form = PasswordConfirmForm()
-    if form.validate_on_submit():
-        try:
-            two_factor.disable(current_user, form.password.data)
-        except two_factor.TwoFactorError as exc:
-            flash(str(exc), "error")
-        else:
-            flash("Two-factor sign-in is off.", "success")
-    return redirect(url_for("accounts.two_factor_setup"))
-
-
-TWO_FACTOR_SETUP_ALLOWED = {"accounts.two_factor_setup", "accounts.logout", "accounts.change_password", "static",
-                            "health.healthz"}
-
-
-@bp.before_app_request
-def require_two_factor_setup():
-    """Therapists set up two-factor sign-in before anything else."""
-    if request.routing_exception is not None:
-        return None  # let a 404 or 405 answer as it would
-    if (current_user.is_authenticated and two_factor.required_for(current_user)
-            and not two_factor.enabled(current_user)
-            and request.endpoint not in TWO_FACTOR_SETUP_ALLOWED):
-        flash("Please set up two-factor sign-in first: it protects your clients' records.", "info")
-        return redirect(url_for("accounts.two_factor_setup"))
-    return None
 
 
 @bp.post("/logout")

@@ -7,14 +7,15 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from limits import parse
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app import audit
 from app.accounts import login_sessions as sessions
 from app.core import passwords
 from app.core.links import external_url
-from app.core.mail import try_send_email
-from app.extensions import db
+from app.core.mail import send_later
+from app.extensions import db, limiter
 from app.models import User, utcnow
 from app.models.accounts import PRONOUNS
 
@@ -42,41 +43,42 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
 
 
-LOCKOUT_AFTER = 5          # failed attempts before the account locks
+LOCKOUT_AFTER = 5          # failed attempts (passwords and codes together) before the account locks
 LOCKOUT_MAX_MINUTES = 60   # the lock doubles with each further failure, up to this
-
-
-class LockedOut(AccountError):
-    """Too many failed attempts: the account is locked for a while."""
+RESET_EMAILS_PER_HOUR = 3  # reset links sent to one account per hour, however often asked
 
 
 def authenticate(email: str, password: str) -> User | None:
-    """The user whose email and password match, or None (same work either way). Failures are
-    audited and count towards a lockout that grows; a locked account is refused even with the
-    right password until the lock ends (LockedOut)."""
+    """The user whose email and password match, or None, with the same answer, the same work and
+    the same writes whether the address has an account, the password is wrong or the account
+    is locked (the owner of a locked account learns of it by email, not whoever is typing).
+    Failures count towards a lockout that grows; the count is shared with the code step and
+    only a complete sign-in (sign_in) clears it."""
     user = find_user_by_email(email)
     ok = passwords.verify_password(user.password_hash if user else None, password)
-    if user is not None and user.locked_until is not None and user.locked_until > utcnow():
-        record_failed_attempt(user, "sign_in_refused_locked", count=False)
-        raise LockedOut("Too many attempts. For your safety this account is locked for a while; "
-                        "please try again later or reset your password.")
-    if not ok or user is None or not user.is_active:
-        if user is not None:
-            record_failed_attempt(user, "sign_in_failed")
-        else:
-            audit.record(None, "sign_in_failed_unknown_email")
-            db.session.commit()
+    if user is None:
+        audit.record(None, "sign_in_failed_unknown_email")
+        db.session.commit()
         return None
-    user.failed_logins = 0
-    user.locked_until = None
+    if is_locked(user):
+        record_failed_attempt(user, "sign_in_refused_locked", count=False)
+        return None
+    if not ok or not user.is_active:
+        record_failed_attempt(user, "sign_in_failed")
+        return None
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
-    db.session.commit()
+        db.session.commit()
     return user
 
 
+def is_locked(user: User) -> bool:
+    return user.locked_until is not None and user.locked_until > utcnow()
+
+
 def record_failed_attempt(user: User, action: str, count: bool = True) -> None:
-    """Audit a failed attempt and, when it counts, lengthen the lockout."""
+    """Audit a failed attempt (a password or a code) and, when it counts, lengthen the lockout;
+    a lock that begins is announced to the account's owner by email."""
     if count:
         # Counted by the database itself: parallel failures (several workers or machines) each
         # add one, where a read-then-write in Python would let them overwrite each other.
@@ -89,12 +91,24 @@ def record_failed_attempt(user: User, action: str, count: bool = True) -> None:
         if failed >= LOCKOUT_AFTER:
             minutes = min(2 ** (failed - LOCKOUT_AFTER), LOCKOUT_MAX_MINUTES)
             user.locked_until = utcnow() + timedelta(minutes=minutes)
+            _tell_owner_of_lock(user, minutes)
     audit.record(None, action, user)
     db.session.commit()
 
 
+def _tell_owner_of_lock(user: User, minutes: int) -> None:
+    send_later(user.email, "Your Common Ground account is paused for a while",
+               f"Hello {user.name},\n\nSomeone tried to sign in to your Common Ground account and got "
+               f"the password or the code wrong several times, so for your safety the account is "
+               f"paused for {minutes} minute{'s' if minutes != 1 else ''}. Nothing was opened.\n\n"
+               "If it was you, wait and try again. If it was not, choose a new password:\n\n"
+               f"{external_url('accounts.forgot_password')}\n")
+
+
 def sign_in(user: User) -> None:
-    """Open a login session and record the sign-in."""
+    """Open a login session and record the sign-in (both steps done: the failure count clears)."""
+    user.failed_logins = 0
+    user.locked_until = None
     sessions.start_session(user)
     audit.record(user, "sign_in", user)
     db.session.commit()
@@ -136,21 +150,30 @@ def make_reset_token(user: User) -> str:
 
 
 def request_password_reset(email: str) -> None:
-    """Email a reset link when the address has an account; do the same visible thing if not."""
+    """Queue a reset link when the address has an account (at most RESET_EMAILS_PER_HOUR an
+    hour). The same work, writes and answer when it has none — a token, a link, a count, one
+    audit row — so that neither the answer nor its time tells which addresses have accounts;
+    the email itself goes after the response."""
     user = find_user_by_email(email)
-    if user is None or not user.is_active:
-        return
-    link = external_url("accounts.reset_password", token=make_reset_token(user))
-    minutes = int(current_app.config["PASSWORD_RESET_LIFETIME"].total_seconds() // 60)
-    try_send_email(
-        user.email,
-        "Reset your Common Ground password",
-        f"Hello {user.name},\n\nSomeone (we hope you) asked to reset your Common Ground password.\n"
-        f"Open this link within {minutes} minutes to choose a new one:\n\n{link}\n\n"
-        "The link works once. If you did not ask for this, you can ignore this email; "
-        "your password stays as it is.\n",
-    )
-    audit.record(None, "password_reset_requested", user)
+    owner = user if user is not None and user.is_active else None
+    token = make_reset_token(owner) if owner else _serializer().dumps({"u": 0, "f": "0" * 20})
+    link = external_url("accounts.reset_password", token=token)
+    per_hour = parse(f"{RESET_EMAILS_PER_HOUR} per hour")
+    allowed = limiter.limiter.hit(per_hour, "password-reset-email",
+                                  f"{owner.id if owner else 0}:{normalise_email(email)}")
+    if owner is None:
+        action = "password_reset_requested_unknown"
+    elif not allowed:
+        action = "password_reset_throttled"
+    else:
+        action = "password_reset_requested"
+        minutes = int(current_app.config["PASSWORD_RESET_LIFETIME"].total_seconds() // 60)
+        send_later(owner.email, "Reset your Common Ground password",
+                   f"Hello {owner.name},\n\nSomeone (we hope you) asked to reset your Common Ground "
+                   f"password.\nOpen this link within {minutes} minutes to choose a new one:\n\n{link}\n\n"
+                   "The link works once. If you did not ask for this, you can ignore this email; "
+                   "your password stays as it is.\n")
+    audit.record(None, action, owner)
     db.session.commit()
 
 

@@ -1,8 +1,12 @@
 """Outgoing email: real SMTP when MAIL_SERVER is set, otherwise written to the log."""
 from __future__ import annotations
 
+import atexit
 import logging
+import queue
 import smtplib
+import threading
+import time
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -46,3 +50,47 @@ def try_send_email(to: str, subject: str, body: str) -> bool:
     except (smtplib.SMTPException, OSError):
         log.exception("Could not send email to %s", to)
         return False
+
+
+# --- sent after the response -----------------------------------------------------------------
+# Emails whose sending would otherwise tell something by how long a request takes (a reset link
+# or a lock notice goes only to an address that has an account) are queued and sent by one
+# background thread per process. A stand-in for the outbox of issue 20: an email still queued
+# when the process dies is lost (the person can ask again).
+
+_queue: queue.Queue = queue.Queue()
+_worker: threading.Thread | None = None
+_worker_lock = threading.Lock()
+
+
+def send_later(to: str, subject: str, body: str) -> None:
+    """Queue one email; it is sent after the request, never inside it."""
+    global _worker
+    _queue.put((current_app._get_current_object(), to, subject, body))
+    with _worker_lock:
+        if _worker is None or not _worker.is_alive():
+            _worker = threading.Thread(target=_send_queued, name="common-ground-mail", daemon=True)
+            _worker.start()
+
+
+def _send_queued() -> None:
+    while True:
+        app, to, subject, body = _queue.get()
+        try:
+            with app.app_context():
+                try_send_email(to, subject, body)
+        except Exception:  # never let one email stop the ones after it
+            log.exception("Could not send a queued email")
+        finally:
+            _queue.task_done()
+
+
+def wait_until_sent(timeout: float = 10.0) -> bool:
+    """Block until every queued email has been handed to the mail server (tests, shutdown)."""
+    deadline = time.monotonic() + timeout
+    while _queue.unfinished_tasks and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return not _queue.unfinished_tasks
+
+
+atexit.register(wait_until_sent, 5.0)

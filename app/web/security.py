@@ -2,6 +2,7 @@
 from flask import Flask, request
 from flask_login import current_user
 
+SIGN_IN_FLOW = ("/login", "/invitations/", "/reset", "/account/two-factor")
 WEAK_KEYS = {"", "dev", "changeme", "change-me", "secret", "please-change-me"}
 MIN_SECRET_KEY_LENGTH = 32
 
@@ -56,8 +57,10 @@ def init_app(app: Flask) -> None:
             response.headers.setdefault(
                 "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
             )
+        # Anything signed in, and every page of the way in (the sign-in and code pages, a reset
+        # or an invitation link): never kept by a browser or a proxy.
         if request.endpoint != "static" and (
-            current_user.is_authenticated or request.path.startswith(("/invitations/", "/reset"))
+            current_user.is_authenticated or request.path.startswith(SIGN_IN_FLOW)
         ):
             response.headers["Cache-Control"] = "no-store"
         return response
