@@ -94,6 +94,8 @@ SKIPPED_RULES = {
 # GET rules that answer no one with a page of their own (each is still fetched and hunted).
 REDIRECT_ONLY = {
     "accounts.index": "sends each person to her own home",
+    "accounts.confirm_two_factor_enrolment": "the emailed link: marks this browser, then sends "
+                                             "her to the two-factor setup page",
 }
 
 # Query strings that change what a page holds ("" is the page itself).

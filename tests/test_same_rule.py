@@ -270,6 +270,7 @@ NO_RULE = {
     "accounts.two_factor_setup": "her own two-factor sign-in",
     "accounts.new_recovery_codes": "her own recovery codes",
     "accounts.disable_two_factor": "her own two-factor sign-in",
+    "accounts.send_two_factor_link": "her own two-factor sign-in (the link to her own email)",
     "notifications.read_all": "her own notifications",
 }
 
