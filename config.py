@@ -10,6 +10,8 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = BASE_DIR / "instance"
+# The embedded default (`make run`); production refuses to start on it (DATABASE_URL unset).
+DEFAULT_DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'common-ground.sqlite'}"
 
 DEFAULT_CRISIS_TEXT = (
     "Common Ground is not an emergency service. If you are in danger or thinking of harming "
@@ -59,9 +61,7 @@ class Config:
     # Encryption at rest (app/core/crypto.py): "id:base64key,id:base64key", 32-byte keys, the first
     # one encrypts. Unset: a key derived from SECRET_KEY (production refuses to start without it).
     ENCRYPTION_KEYS = os.environ.get("ENCRYPTION_KEYS")
-    SQLALCHEMY_DATABASE_URI = normalise_database_url(
-        os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'common-ground.sqlite'}")
-    )
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL))
     # hide_parameters: a database error (logged with its statement) or SQL echo never carries the
     # values bound to it, such as a reflection's text.
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
@@ -93,7 +93,20 @@ class Config:
     MAX_FORM_MEMORY_SIZE = 2 * 1024 * 1024
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the login session
 
+    # PostgreSQL never waits without end (app/core/database.py): a connection is given up after
+    # this many seconds, a statement after DATABASE_STATEMENT_TIMEOUT_MS (under gunicorn's 30 s
+    # worker timeout; not for CLI commands such as migrations), an unanswered link (packets
+    # dropped, not refused) after DATABASE_TCP_TIMEOUT_MS, a wait for a pooled connection after 10 s.
+    DATABASE_CONNECT_TIMEOUT = int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5"))
+    DATABASE_STATEMENT_TIMEOUT_MS = int(os.environ.get("DATABASE_STATEMENT_TIMEOUT_MS", "15000"))
+    DATABASE_TCP_TIMEOUT_MS = int(os.environ.get("DATABASE_TCP_TIMEOUT_MS", "8000"))
+    DATABASE_POOL_TIMEOUT = 10
+
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Redis gone or unreachable: sign-in keeps working, throttled per process (and logged so),
+    # never a 500 and never a hang (a short socket timeout); Redis is tried again by itself.
+    RATELIMIT_STORAGE_OPTIONS = {"socket_timeout": 1, "socket_connect_timeout": 1}
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_PER_ADDRESS = os.environ.get("LOGIN_RATE_PER_ADDRESS", "30 per minute")
     LOGIN_RATE_PER_ACCOUNT = os.environ.get("LOGIN_RATE_PER_ACCOUNT", "10 per minute")

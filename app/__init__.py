@@ -27,6 +27,7 @@ def create_app(config_class=None) -> Flask:
 
     from app.extensions import csrf, db, limiter, login_manager, migrate
 
+    database.engine_options(app)
     db.init_app(app)
     database.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
@@ -53,6 +54,7 @@ def create_app(config_class=None) -> Flask:
     trusted_hosts.init_app(app)
     cli.init_app(app)
     crypto.init_app(app)
+    security.check_keys_against_data(app)
     templating.init_app(app)
     security.init_app(app)
     return app

@@ -115,6 +115,13 @@ def run(application, *args, input=None):
     return application.test_cli_runner().invoke(args=[str(a) for a in args], input=input)
 
 
+def data_of(path: Path) -> bytes:
+    """The database's copy inside a backup file: after its header line and its manifest line."""
+    header, manifest, data = path.read_bytes().split(b"\n", 2)
+    assert header == b"COMMON-GROUND-BACKUP 2" and json.loads(manifest)["backend"] == BACKEND
+    return data
+
+
 def counts(application) -> dict[str, int]:
     with application.app_context(), db.engine.connect() as conn:
         return backup_record.row_counts(conn)
@@ -226,7 +233,7 @@ def test_backup_while_writing_then_restore_elsewhere(scratch, tmp_path, monkeypa
     assert at_end - at_start >= 3, "the writer did not write while the backup ran"
 
     record = json.loads((tmp_path / "drill.backup.json").read_text())
-    assert path.read_bytes().startswith(MAGIC[BACKEND])
+    assert data_of(path).startswith(MAGIC[BACKEND])
     assert (path.stat().st_mode & 0o777, (tmp_path / "drill.backup.json").stat().st_mode & 0o777) == (0o600, 0o600)
     assert (record["backend"], record["revision"], record["size"]) == (BACKEND, head(), path.stat().st_size)
     assert record["rows"] == sum(record["tables"].values())
@@ -360,7 +367,7 @@ def test_backup_refuses_to_overwrite_without_force(scratch, tmp_path):
 
     result = run(application, "backup", path, "--force")
     assert result.exit_code == 0, result.output
-    assert path.read_bytes().startswith(MAGIC[BACKEND])
+    assert data_of(path).startswith(MAGIC[BACKEND])
     assert json.loads((tmp_path / "existing.backup.json").read_text())["tables"] == counts(application)
 
 

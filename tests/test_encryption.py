@@ -15,7 +15,15 @@ import sqlalchemy as sa
 
 from app import create_app
 from app.core.clock import today_for
-from app.core.crypto import DecryptionError, EncryptionConfigError, derive_key, encrypted_columns, keyring
+from app.core.crypto import (
+    DecryptionError,
+    EncryptionConfigError,
+    Unreadable,
+    derive_key,
+    encrypted_columns,
+    error_id,
+    keyring,
+)
 from app.extensions import db
 from app.models import Addendum, AgendaItem, Assignment, Feedback, Reflection, SessionNote
 from config import ProductionConfig, TestingConfig, normalise_database_url
@@ -261,12 +269,18 @@ def test_configured_keys_encrypt_with_the_first_and_read_with_any(app):
     assert repr(keyring()) == "KeyRing(ids=['k2', 'k1'])"  # no key material in logs or tracebacks
 
 
-def test_a_key_missing_from_the_configuration_fails_loudly(app):
+def test_a_key_missing_from_the_configuration_fails_loudly(app, caplog):
     app.config["ENCRYPTION_KEYS"] = new_key("old")
     item_id = _agenda_item("needs the old key")
+    [stored] = raw_values("agenda_items", "body")
     app.config["ENCRYPTION_KEYS"] = new_key("new")
     with pytest.raises(DecryptionError, match="'old'.*not in ENCRYPTION_KEYS"):
-        _read_agenda(item_id)
+        keyring().decrypt(stored)
+    # Through the column type: the placeholder, and the reason in the log (never the text).
+    read = _read_agenda(item_id)
+    assert isinstance(read, Unreadable) and read.startswith("This text cannot be read (error ")
+    assert "needs the old key" not in read
+    assert "agenda_items.body" in caplog.text and "not in ENCRYPTION_KEYS" in caplog.text
 
 
 def test_a_wrong_key_under_the_same_id_fails_loudly_and_never_shows_garbage(app):
@@ -275,15 +289,22 @@ def test_a_wrong_key_under_the_same_id_fails_loudly_and_never_shows_garbage(app)
     world = write_everything_through_the_app(app)
     reading = f"/reflections/{world['reflection'].id}"
     app.config["ENCRYPTION_KEYS"] = new_key("k1")  # same id, other key material
+    [stored] = raw_values("feedback", "body")
     with pytest.raises(DecryptionError, match="does not decrypt"):
-        db.session.expire_all()
-        db.session.scalars(sa.select(Feedback.body)).all()
+        keyring().decrypt(stored)
+    db.session.expire_all()
+    [placeholder] = db.session.scalars(sa.select(Feedback.body)).all()
+    assert isinstance(placeholder, Unreadable) and placeholder.stored == stored
+    # The page still answers, with the placeholder in place of each text: never garbage, never
+    # the ciphertext (tests/test_key_check.py follows a client's pages through this).
     response = world["ruth_b"].get(reading)
-    assert response.status_code == 500
+    assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert "enc:v1:" not in page and MARK not in page
+    assert f"This text cannot be read (error {error_id(stored)})" in page
     app.config["ENCRYPTION_KEYS"] = write
-    assert world["ruth_b"].get(reading).status_code == 200
+    page = world["ruth_b"].get(reading).get_data(as_text=True)
+    assert sentinel("feedback") in page and "cannot be read" not in page
 
 
 def test_an_altered_value_fails_loudly(app):
@@ -292,11 +313,12 @@ def test_an_altered_value_fails_loudly(app):
     head, payload = stored.rsplit(":", 1)
     raw = bytearray(base64.b64decode(payload))
     raw[-1] ^= 1
+    altered = f"{head}:{base64.b64encode(bytes(raw)).decode()}"
     with db.engine.begin() as conn:
-        conn.execute(sa.text("UPDATE agenda_items SET body = :b"),
-                     {"b": f"{head}:{base64.b64encode(bytes(raw)).decode()}"})
+        conn.execute(sa.text("UPDATE agenda_items SET body = :b"), {"b": altered})
     with pytest.raises(DecryptionError):
-        _read_agenda(item_id)
+        keyring().decrypt(altered)
+    assert _read_agenda(item_id) == f"This text cannot be read (error {error_id(altered)})"
 
 
 @pytest.mark.parametrize("keys, message", [

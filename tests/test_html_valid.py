@@ -272,6 +272,11 @@ def _rarer_states(app, clients: dict, pages: list[Page]) -> None:
         response = maria.post(f"/tasks/{task_id}", data={"answer_0": "Kept for her.", "action": "save",
                                                          "csrf_token": token})
     _keep(pages, f"maria.lopez@example.com POST /tasks/{task_id} (database unreachable)", response, 503)
+    # Her draft saved on another device since this page was opened: both versions, and the choice.
+    maria.post(f"/tasks/{task_id}/draft", data={"answer_0": "Saved on her phone.", "csrf_token": token})
+    response = maria.post(f"/tasks/{task_id}", data={"answer_0": "Written on her laptop.", "action": "save",
+                                                     "draft_version": "", "csrf_token": token})
+    _keep(pages, f"maria.lopez@example.com POST /tasks/{task_id} (changed elsewhere)", response, 409)
 
 
 def _check(pages: list[Page], folder: Path) -> list[dict]:

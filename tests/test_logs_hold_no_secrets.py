@@ -59,6 +59,7 @@ def outbox(monkeypatch):
 
 
 def link_token(sent, to: str, path: str) -> str:
+    assert mail.wait_until_sent()  # a reset link goes after the response (core/mail.send_later)
     bodies = [body for recipient, _, body in sent if recipient == to]
     assert bodies, f"no email to {to}"
     match = re.search(re.escape(path) + r"([^\s/]+)", bodies[-1])

@@ -106,11 +106,16 @@ def current_revision() -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+# The walk drops data on purpose (every revision, down to base): migrations/env.py asks before a
+# downgrade that drops data and refuses one to base, unless given this Alembic x-argument.
+ALLOW_DATA_LOSS = ["allow-data-loss=yes"]
+
+
 def step(direction: str) -> str | None:
     """One revision up ("+1") or down ("-1"); returns the revision the database is then at."""
     db.session.remove()  # no open read transaction for PostgreSQL's ALTER TABLE to wait on
     if direction == "-1":
-        downgrade(revision="-1")
+        downgrade(revision="-1", x_arg=ALLOW_DATA_LOSS)
     else:
         upgrade(revision="+1")
     return current_revision()
@@ -183,8 +188,8 @@ def losses(before: dict, after: dict, exempt: dict | None = None) -> list[str]:
 
 def populate() -> None:
     """The shared world, plus what it lacks: feedback, annotations, addenda, edited notes with
-    revisions, comments, login sessions, recovery codes, a reminder, awkward text and
-    enough agenda items to need more than one of 0006's batches."""
+    revisions, comments, login sessions, recovery codes, a reminder, awkward text,
+    enough agenda items to need more than one of 0006's batches, and a key check value."""
     from datetime import time
 
     from app.accounts.login_sessions import start_session
@@ -204,7 +209,7 @@ def populate() -> None:
     give_feedback(t, w["reflection"], f"Feedback: {awkward}", mark_reviewed=True)
     give_feedback(t, w["shared_reflection"], "Feedback on the shared one.", mark_reviewed=False)
     annotate(t, w["reflection"], f"PRIVATE-ANNOTATION {awkward}")
-    add_addendum(c, w["reflection"], f"An addendum: {awkward}")
+    add_addendum(c, w["reflection"], f"An addendum: {awkward}", once_key="roundtrip-once-key-1")  # 0015
 
     second = submit(p, assign(t, p, due=2, note=f"A note from the therapist: {awkward}"), [awkward])
     give_feedback(t, second, "Thank you.", mark_reviewed=True)
@@ -232,6 +237,10 @@ def populate() -> None:
     w["same_therapist_client"].closed_at = now
     db.session.commit()
     db.session.remove()
+    # The key check value of the configured key, as a server's start writes it (0014).
+    from app.core.crypto import keyring
+    from app.core.key_check import check_keys
+    assert check_keys(db.engine, db.metadata, keyring(), write=True).written
 
 
 # --- the tests -----------------------------------------------------------------------------------

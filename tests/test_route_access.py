@@ -41,6 +41,8 @@ ROUTES = {
                                          therapist=403, other_therapist=403)),
     "health.healthz": ("GET", "/healthz", expect(200, client=200, same_therapist_client=200,
                                                other_client=200, therapist=200, other_therapist=200)),
+    "health.readyz": ("GET", "/readyz", expect(200, client=200, same_therapist_client=200,
+                                             other_client=200, therapist=200, other_therapist=200)),
     "accounts.login": ("GET", "/login", expect(200, client=302, same_therapist_client=302, other_client=302,
                                            therapist=302, other_therapist=302)),
     "accounts.logout": ("POST", "/logout", expect(302, client=302, same_therapist_client=302,

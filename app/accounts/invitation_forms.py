@@ -3,6 +3,7 @@ from wtforms import EmailField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, Length
 
 from app.core.forms import EMAIL_MAX, NAME_MAX, AppForm, new_password_fields
+from app.core.once import OnceForm
 
 
 def _strip(value):
@@ -10,7 +11,7 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-class InviteForm(AppForm):
+class InviteForm(OnceForm, AppForm):
     email = EmailField(
         "Client's email",
         filters=[_strip],

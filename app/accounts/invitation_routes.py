@@ -18,7 +18,7 @@ def new():
     form = InviteForm()
     if form.validate_on_submit():
         try:
-            invitation, sent = services.invite_client(current_user, form.email.data)
+            invitation, sent = services.invite_client(current_user, form.email.data, form.once_key())
         except services.InvitationError as exc:
             form.email.errors.append(str(exc))
         else:

@@ -14,7 +14,7 @@ from werkzeug.exceptions import Forbidden
 from app import audit, policy
 from app.accounts import login_sessions as sessions
 from app.accounts.services import normalise_email
-from app.core import passwords
+from app.core import once, passwords
 from app.core.links import external_url
 from app.core.mail import try_send_email
 from app.extensions import db
@@ -65,10 +65,14 @@ def _send(invitation: Invitation) -> bool:
     return sent
 
 
-def invite_client(therapist: User, email: str) -> tuple[Invitation, bool]:
-    """Create an invitation and email it; returns it and whether the email went out."""
+def invite_client(therapist: User, email: str, once_key: str | None = None) -> tuple[Invitation, bool]:
+    """Create an invitation and email it; returns it and whether the email went out. The same
+    form posted again (its one-time key) sends nothing and answers as the first did."""
     if not policy.can_invite_clients(therapist):
         raise Forbidden()
+    if not once.first_time(therapist, once_key, "invitation_created"):
+        made = once.earlier(therapist, once_key)
+        return db.session.get(Invitation, made["id"]), made["sent"]
     email = normalise_email(email)
     pending = db.session.scalars(
         policy.visible_invitations(therapist).where(Invitation.email == email)
@@ -88,6 +92,7 @@ def invite_client(therapist: User, email: str) -> tuple[Invitation, bool]:
     db.session.flush()
     audit.record(therapist, "invitation_created", None, invitation)
     sent = _send(invitation)
+    once.remember(therapist, once_key, id=invitation.id, sent=sent)
     db.session.commit()
     return invitation, sent
 

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app import audit
@@ -20,6 +23,7 @@ from app.models import User, utcnow
 from app.models.accounts import PRONOUNS
 
 RESET_SALT = "common-ground-password-reset"
+log = logging.getLogger("common_ground.accounts")
 
 
 class AccountError(Exception):
@@ -158,9 +162,8 @@ def request_password_reset(email: str) -> None:
     owner = user if user is not None and user.is_active else None
     token = make_reset_token(owner) if owner else _serializer().dumps({"u": 0, "f": "0" * 20})
     link = external_url("accounts.reset_password", token=token)
-    per_hour = parse(f"{RESET_EMAILS_PER_HOUR} per hour")
-    allowed = limiter.limiter.hit(per_hour, "password-reset-email",
-                                  f"{owner.id if owner else 0}:{normalise_email(email)}")
+    allowed = _within(f"{RESET_EMAILS_PER_HOUR} per hour", "password-reset-email",
+                      f"{owner.id if owner else 0}:{normalise_email(email)}")
     if owner is None:
         action = "password_reset_requested_unknown"
     elif not allowed:
@@ -175,6 +178,19 @@ def request_password_reset(email: str) -> None:
                    "your password stays as it is.\n")
     audit.record(None, action, owner)
     db.session.commit()
+
+
+_LOCAL_COUNTS = MovingWindowRateLimiter(MemoryStorage())
+
+
+def _within(rate: str, *keys: str) -> bool:
+    """Count one more against `rate` in the throttle's shared store (Redis when configured); if
+    that store does not answer, count in this process rather than fail or hang."""
+    try:
+        return limiter.limiter.hit(parse(rate), *keys)
+    except Exception as exc:  # a store that is down raises its own errors (redis, limits)
+        log.warning("throttle store unavailable (%s): counting in this process", type(exc).__name__)
+        return _LOCAL_COUNTS.hit(parse(rate), *keys)
 
 
 def user_for_reset_token(token: str) -> User:

@@ -11,19 +11,25 @@ refuses to start without ENCRYPTION_KEYS (see security.check_config).
 
 A value without the prefix is legacy plain text and is returned as it is. A value with the
 prefix that cannot be decrypted (unknown key id, wrong key, altered bytes) raises
-DecryptionError: never garbage, never the ciphertext in place of the text.
+DecryptionError from KeyRing.decrypt: never garbage, never the ciphertext in place of the text.
+Read through a column type, such a value becomes a placeholder ("This text cannot be read
+(error <id>)", see Unreadable) and the error is logged with its table and column, so that one
+bad value never makes a page fail; written back, the placeholder stores the same ciphertext
+again, never its sentence. `flask verify-data` lists every such value, `flask rotate-key` skips
+them, and app/core/key_check.py keeps a server with the wrong keys from writing any.
 """
 from __future__ import annotations
 
 import base64
 import binascii
 import functools
+import hashlib
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass
 
-import click
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -41,6 +47,9 @@ KEY_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 HKDF_SALT = b"common-ground/encryption-at-rest"
 HKDF_INFO_KEY = b"common-ground data key v1"
 HKDF_INFO_ID = b"common-ground data key id v1"
+UNREADABLE_TEXT = "This text cannot be read (error {error_id})"
+
+log = logging.getLogger("common_ground.crypto")
 
 
 class EncryptionConfigError(RuntimeError):
@@ -49,6 +58,11 @@ class EncryptionConfigError(RuntimeError):
 
 class DecryptionError(RuntimeError):
     """A stored value says it is encrypted but cannot be decrypted with the configured keys."""
+
+
+class KeyCheckError(RuntimeError):
+    """ENCRYPTION_KEYS does not match the key check values stored with the data: nothing is
+    encrypted with it (see app/core/key_check.py)."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -153,11 +167,64 @@ def keyring(config=None) -> KeyRing:
 
 
 def encrypt(plaintext: str) -> str:
+    from app.core.key_check import refuse_writes_if_keys_mismatch
+
+    refuse_writes_if_keys_mismatch(current_app)
     return keyring().encrypt(plaintext)
 
 
 def decrypt(stored: str) -> str:
     return keyring().decrypt(stored)
+
+
+def key_check_problem() -> str | None:
+    """Why the current app's keys do not match the data (None when they do), for /readyz."""
+    from app.core.key_check import current_problem
+
+    return current_problem(current_app)
+
+
+def error_id(stored: str) -> str:
+    """A short id for a stored value that cannot be read: the same value always gets the same id,
+    so the one a person quotes from her page is the one `flask verify-data` prints next to the
+    row (a hash of the ciphertext: it tells nothing about the text)."""
+    return hashlib.sha256(stored.encode("utf-8")).hexdigest()[:10]
+
+
+# --- what a reader sees of a value that cannot be decrypted ---------------------------------
+
+class Unreadable(str):
+    """The placeholder sentence shown in place of a stored value the keys cannot decrypt. It
+    carries that stored value: written back through a column type (a note copied into its
+    revision, a row flushed whole) it stores the same ciphertext again, never the sentence."""
+
+    def __new__(cls, stored: str, error: str):
+        self = super().__new__(cls, UNREADABLE_TEXT.format(error_id=error))
+        self.stored, self.error_id = stored, error
+        return self
+
+    def __reduce__(self):
+        return Unreadable, (self.stored, self.error_id)
+
+
+class UnreadableDocument(list):
+    """The same for an EncryptedJSON column (a reflection's answers): a list holding one
+    placeholder answer, so that pages showing answers by index keep working."""
+
+    def __init__(self, stored: str, error: str):
+        super().__init__([Unreadable(stored, error)])
+        self.stored, self.error_id = stored, error
+
+    def __reduce__(self):
+        return UnreadableDocument, (self.stored, self.error_id)
+
+
+def _unreadable(column_type, stored: str, exc: Exception) -> str:
+    error = error_id(stored)
+    # The table and column, the error id and the reason (key ids only): never a key, never text.
+    log.error("cannot decrypt a value of %s (error %s): %s",
+              getattr(column_type, "column_name", "an encrypted column"), error, exc)
+    return error
 
 
 # --- column types ---------------------------------------------------------------------------
@@ -183,15 +250,24 @@ class EncryptedText(sa.types.TypeDecorator):
     cache_ok = True
     comparator_factory = _NoComparison
 
+    column_name = "an encrypted column"  # "table.column", set when the column joins its table
+
     def process_bind_param(self, value, dialect):
         if value is None:
             return None
+        if isinstance(value, Unreadable):
+            return value.stored  # never the placeholder in place of the text it stands for
         if not isinstance(value, str):
             raise TypeError(f"{type(self).__name__} stores str, not {type(value).__name__}")
         return encrypt(value)
 
     def process_result_value(self, value, dialect):
-        return None if value is None else decrypt(value)
+        if value is None:
+            return None
+        try:
+            return decrypt(value)
+        except DecryptionError as exc:
+            return Unreadable(value, _unreadable(self, value, exc))
 
 
 class EncryptedJSON(EncryptedText):
@@ -202,10 +278,25 @@ class EncryptedJSON(EncryptedText):
     def process_bind_param(self, value, dialect):
         if value is None:
             return None
+        if isinstance(value, UnreadableDocument):
+            return value.stored
         return encrypt(json.dumps(value, ensure_ascii=False))
 
     def process_result_value(self, value, dialect):
-        return None if value is None else json.loads(decrypt(value))
+        if value is None:
+            return None
+        try:
+            return json.loads(decrypt(value))
+        except (DecryptionError, ValueError) as exc:  # ValueError: decrypted, but not JSON
+            return UnreadableDocument(value, _unreadable(self, value, exc))
+
+
+@sa.event.listens_for(sa.Column, "after_parent_attach")
+def _name_encrypted_column(column, table) -> None:
+    """Give an encrypted column's type its "table.column", for the log line of a value it
+    cannot read (a type does not otherwise know which column it serves)."""
+    if isinstance(column.type, EncryptedText) and isinstance(table, sa.Table):
+        column.type.column_name = f"{table.name}.{column.name}"
 
 
 def encrypted_columns(metadata: sa.MetaData) -> list[sa.Column]:
@@ -214,77 +305,10 @@ def encrypted_columns(metadata: sa.MetaData) -> list[sa.Column]:
             if isinstance(column.type, EncryptedText)]
 
 
-# --- flask rotate-key -----------------------------------------------------------------------
-
-def rotate(metadata: sa.MetaData, engine: sa.Engine, ring: KeyRing, batch_size: int = 500,
-           dry_run: bool = False, echo=click.echo) -> tuple[int, int]:
-    """Re-encrypt every value not under the current key; returns (re-encrypted, already current).
-    Works in batches of primary keys, one transaction each, so it can run beside the app and
-    be run again after an interruption."""
-    changed = current = 0
-    for column in encrypted_columns(metadata):
-        table = column.table
-        (pk,) = table.primary_key.columns
-        raw = sa.table(table.name, sa.column(pk.name, sa.Integer), sa.column(column.name, sa.Text))
-        raw_pk, raw_value = raw.c[pk.name], raw.c[column.name]
-        with engine.connect() as conn:
-            total = conn.scalar(sa.select(sa.func.count()).select_from(raw))
-        done = col_changed = 0
-        last = None
-        while True:
-            with engine.begin() as conn:
-                query = sa.select(raw_pk, raw_value).order_by(raw_pk).limit(batch_size)
-                if last is not None:
-                    query = query.where(raw_pk > last)
-                rows = conn.execute(query).all()
-                if not rows:
-                    break
-                last = rows[-1][0]
-                stale = [(row_id, value) for row_id, value in rows if not ring.is_current(value)]
-                # Decrypt even in a dry run: it proves that every old key is still configured.
-                updates = [{"row_id": row_id, "old": value,
-                            "new": ring.encrypt(ring.decrypt(value))} for row_id, value in stale]
-                if updates and not dry_run:
-                    # Compare-and-set on the old value: a row the app rewrote meanwhile (already
-                    # under the current key) is left alone.
-                    conn.execute(
-                        raw.update().where(raw_pk == sa.bindparam("row_id"),
-                                           raw_value == sa.bindparam("old"))
-                        .values({column.name: sa.bindparam("new")}), updates)
-                done += len(rows)
-                col_changed += len(stale)
-                current += len(rows) - len(stale)
-            echo(f"  {table.name}.{column.name}: {done}/{total} rows checked, "
-                 f"{col_changed} {'to re-encrypt' if dry_run else 're-encrypted'}")
-        changed += col_changed
-    return changed, current
-
-
-@click.command("rotate-key")
-@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000))
-@click.option("--dry-run", is_flag=True, help="Only count the values not under the current key.")
-def rotate_key_command(batch_size: int, dry_run: bool):
-    """Re-encrypt every encrypted value with the current (first) key of ENCRYPTION_KEYS."""
-    from app.extensions import db
-
-    ring = keyring()
-    click.echo(f"{'Checking' if dry_run else 'Re-encrypting'} with current key {ring.current_id!r}")
-    try:
-        changed, current = rotate(db.metadata, db.engine, ring, batch_size=batch_size,
-                                  dry_run=dry_run)
-    except DecryptionError as exc:
-        raise click.ClickException(
-            f"{exc}. Values re-encrypted so far stay readable; add the key that wrote this one "
-            "to ENCRYPTION_KEYS, after the current one, and run rotate-key again.") from exc
-    if dry_run:
-        click.echo(f"{changed} values would be re-encrypted; {current} are already current.")
-    else:
-        click.echo(f"Done: {changed} values re-encrypted, {current} were already current. "
-                   "Keys other than the first can now be removed from ENCRYPTION_KEYS.")
-
-
 def init_app(app: Flask) -> None:
     """Check the keys at start (a bad ENCRYPTION_KEYS fails here, not at the first read) and
     register `flask rotate-key`."""
+    from app.core.key_rotation import rotate_key_command
+
     keyring(app.config)
     app.cli.add_command(rotate_key_command)

@@ -24,6 +24,7 @@ PostgreSQL needs none of this: its row locks and the services' conditional updat
 """
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from contextlib import contextmanager
@@ -31,7 +32,7 @@ from contextvars import ContextVar
 
 from flask import Flask, g, has_app_context, has_request_context, request
 from sqlalchemy import event, exc
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from app.extensions import db
 
@@ -178,10 +179,72 @@ def _release_unused_locks(error=None) -> None:
             info[_STATE] = "reading"
 
 
+def engine_options(app: Flask) -> None:
+    """Timeouts for PostgreSQL, set before the engine is made: connecting, each statement (not
+    for CLI commands: a migration may take long), a link that stops answering (TCP), and a wait
+    for a pooled connection. A request then fails within seconds with "not saved yet" instead of
+    hanging for the whole outage."""
+    if not str(app.config["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql"):
+        return
+    cfg = app.config
+    options = dict(cfg.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    options.setdefault("pool_timeout", cfg["DATABASE_POOL_TIMEOUT"])
+    # SQLAlchemy's own pre-ping waits for an answer without end; ours (bounded_ping) does not.
+    options["pool_pre_ping"] = False
+    connect_args = {"connect_timeout": cfg["DATABASE_CONNECT_TIMEOUT"],
+                    "tcp_user_timeout": cfg["DATABASE_TCP_TIMEOUT_MS"],
+                    "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 3, "keepalives_count": 3}
+    if not os.environ.get("FLASK_RUN_FROM_CLI"):
+        # Added to the URL's own `options` (a search_path, say), which connect_args would replace.
+        given = make_url(str(cfg["SQLALCHEMY_DATABASE_URI"])).query.get("options") or ""
+        given = given if isinstance(given, str) else " ".join(given)
+        connect_args["options"] = f"{given} -c statement_timeout={cfg['DATABASE_STATEMENT_TIMEOUT_MS']}".strip()
+    options["connect_args"] = {**connect_args, **options.get("connect_args", {})}
+    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+PING_SECONDS = 2.0
+
+
+def bounded_ping(dbapi_connection, connection_record, connection_proxy) -> None:
+    """Before a pooled PostgreSQL connection is lent out: a `SELECT 1` that must be answered
+    within PING_SECONDS. A server that stopped answering (a partition, a hung host: the link may
+    even look alive) is a dead connection: the pool throws it away and connects afresh, which
+    connect_timeout bounds in turn. psycopg has no client-side timeout of its own, hence the
+    ping at the protocol level, on the connection's own socket."""
+    import select
+    import time
+
+    from psycopg import pq
+
+    pgconn = dbapi_connection.pgconn
+    deadline = time.monotonic() + PING_SECONDS
+    try:
+        pgconn.send_query(b"SELECT 1")  # raises on a closed connection
+        while pgconn.flush():
+            if not select.select([], [pgconn.socket], [], max(deadline - time.monotonic(), 0))[1]:
+                raise exc.DisconnectionError("the database did not take the ping")
+        while True:
+            pgconn.consume_input()
+            if not pgconn.is_busy():
+                break
+            if not select.select([pgconn.socket], [], [], max(deadline - time.monotonic(), 0))[0]:
+                raise exc.DisconnectionError(f"the database did not answer within {PING_SECONDS:g} s")
+        while (result := pgconn.get_result()) is not None:
+            if result.status != pq.ExecStatus.TUPLES_OK:
+                raise exc.DisconnectionError("the database refused the ping")
+    except exc.DisconnectionError:
+        raise
+    except Exception as error:  # a closed socket, a broken protocol state: a dead connection
+        raise exc.DisconnectionError(str(error)) from error
+
+
 def init_app(app: Flask) -> None:
     """Turn on foreign keys, WAL, a busy timeout and app-begun transactions for SQLite."""
     with app.app_context():
         engine: Engine = db.engine
+        if engine.dialect.name == "postgresql":
+            event.listen(engine.pool, "checkout", bounded_ping)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", _begin)

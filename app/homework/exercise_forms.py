@@ -3,6 +3,7 @@ from wtforms import SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from app.core.forms import AppForm, choose_first, clean_text
+from app.core.once import OnceForm
 from app.homework.families import family_choices
 
 MIN_PROMPTS, MAX_PROMPTS, PROMPT_MAX = 2, 5, 500
@@ -12,7 +13,9 @@ def prompt_lines(text: str | None) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
-class ExerciseForm(AppForm):
+class ExerciseForm(OnceForm, AppForm):
+    """Writing a new exercise or editing one (the one-time key counts only for a new one)."""
+
     title = StringField("Title", filters=[clean_text], validators=[DataRequired(), Length(max=200)])
     family = SelectField("Family", choices=choose_first(family_choices()), validators=[DataRequired()])
     instructions = TextAreaField(

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from werkzeug.exceptions import Forbidden
 
 from app import audit, policy
+from app.core import once
 from app.extensions import db
 from app.homework.families import FAMILIES
 from app.models import Exercise, User, utcnow
@@ -33,16 +34,21 @@ def assignable_exercises(therapist: User) -> list[Exercise]:
 
 
 def create_exercise(therapist: User, *, title: str, family: str, instructions: str,
-                    prompts: list[str], member_prompts: dict | None = None) -> Exercise:
-    """Add one of her own exercises to the library."""
+                    prompts: list[str], member_prompts: dict | None = None,
+                    once_key: str | None = None) -> Exercise:
+    """Add one of her own exercises to the library. The same form posted again (its one-time
+    key) adds nothing and returns the exercise the first added."""
     if not policy.is_therapist(therapist):
         raise Forbidden()
+    if not once.first_time(therapist, once_key, "exercise_created"):
+        return db.session.get(Exercise, once.earlier(therapist, once_key)["id"])
     exercise = Exercise(owner_id=therapist.id, built_in=False, family=family, title=title.strip(),
                         instructions=instructions.strip(), prompts=prompts,
                         member_prompts=member_prompts)
     db.session.add(exercise)
     db.session.flush()
     audit.record(therapist, "exercise_created", None, exercise)
+    once.remember(therapist, once_key, id=exercise.id)
     db.session.commit()
     return exercise
 

@@ -35,7 +35,7 @@ def new():
     policy.require_therapist(current_user)
     form = ExerciseForm()
     if form.validate_on_submit():
-        exercise = services.create_exercise(current_user, **_form_values(form))
+        exercise = services.create_exercise(current_user, once_key=form.once_key(), **_form_values(form))
         flash("Exercise saved to your library.", "success")
         return redirect(url_for("homework.exercise", exercise_id=exercise.id))
     return render_template("homework/library/form.html", form=form, exercise=None)

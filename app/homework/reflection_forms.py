@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import re
 
-from wtforms import BooleanField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 from wtforms.validators import Length, ValidationError
 
 from app.core.forms import ANSWER_MAX, AppForm, clean_text
+from app.core.once import OnceForm
 from app.models import STAYED_PRESENT_CHOICES
 
 
@@ -28,6 +29,8 @@ class ReflectionBaseForm(AppForm):
     urgent = BooleanField("Urgent — please read before our next session")
     # On a pair exercise: "share" (with the other member, or reveal together) or "private".
     share_choice = StringField("Who reads it")
+    # The draft version the page last saw ('' for none yet): app/homework/drafts.py.
+    draft_version = HiddenField(validators=[Length(max=40)])
 
     def validate_resentment(self, field):
         _rating(field)
@@ -58,6 +61,11 @@ class ReflectionBaseForm(AppForm):
         return {"resentment": self.resentment.data, "closeness": self.closeness.data,
                 "stayed_present": self.stayed_present.data}
 
+    def seen_version(self) -> str | None:
+        """The draft version this post names; None when it names none (a page from before
+        versions: the save is not checked)."""
+        return (self.draft_version.data or "") if self.draft_version.raw_data else None
+
 
 def reflection_form(prompts: list[str], **kwargs) -> ReflectionBaseForm:
     """A form with one answer field per prompt of this task."""
@@ -76,7 +84,7 @@ def reflection_form(prompts: list[str], **kwargs) -> ReflectionBaseForm:
     return ReflectionForm(**kwargs)
 
 
-class AddendumForm(AppForm):
+class AddendumForm(OnceForm, AppForm):
     body = TextAreaField(
         "Add something", filters=[clean_text],
         validators=[Length(max=ANSWER_MAX, message=f"Please keep it under {ANSWER_MAX:,} characters.")],

@@ -5,7 +5,7 @@ from sqlalchemy.orm import joinedload
 
 from app import audit, policy
 from app.core.forms import CsrfForm
-from app.homework import bp
+from app.homework import bp, drafts
 from app.homework import reflections as services
 from app.homework.families import SHARING_LABELS, family_name
 from app.homework.reflection_forms import AddendumForm, UrgentForm, reflection_form
@@ -23,6 +23,7 @@ def _form_for(task: Assignment, **kwargs):
 
 
 def _fill_from_draft(form, reflection: Reflection | None) -> None:
+    form.draft_version.data = drafts.version_of(reflection)
     if reflection is None:
         return
     for i, field in enumerate(form.answer_fields()):
@@ -33,12 +34,15 @@ def _fill_from_draft(form, reflection: Reflection | None) -> None:
     form.urgent.data = reflection.urgent
 
 
-def _render_task(task: Assignment, form=None, status: int = 200):
+def _render_task(task: Assignment, form=None, status: int = 200, conflict: Reflection | None = None,
+                 seen: str = ""):
     reflection = task.reflection
     if reflection is not None and reflection.deleted_at is not None:
         reflection = None  # deleted by the therapist: the page says it was removed
     context = dict(task=task, reflection=reflection, family_name=family_name,
-                   sharing_label=SHARING_LABELS.get(task.sharing, ""))
+                   sharing_label=SHARING_LABELS.get(task.sharing, ""),
+                   conflict=conflict and dict(fields=drafts.as_fields(conflict, len(task.prompts)),
+                                              saved_at=conflict.draft_saved_at, seen=seen))
     if policy.is_own_task(current_user, task):
         if task.status == TASK_OPEN:
             if form is None:
@@ -66,10 +70,27 @@ def task(task_id):
     return _render_task(policy.get_visible_or_404(Assignment, task_id, options=WITH_REFLECTION))[0]
 
 
+KEPT = {
+    "save": "Draft saved. You can come back to it from any device.",
+    "keep_mine": "Your version is saved as the draft, in place of the one saved elsewhere.",
+    "keep_both": "Both versions are kept in your draft, one after the other: you can edit it now.",
+}
+
+
+def _conflict(task: Assignment, form, current: Reflection):
+    """Nothing was saved: the page again, with her text in the form and the version saved
+    elsewhere beside it, and the three choices (the form now names the other's version)."""
+    seen, form.draft_version.data = form.draft_version.data or "", drafts.version_of(current)
+    flash("Not saved yet: this draft was also changed in another tab or on another device. "
+          "Nothing was overwritten. Both versions are below: choose which to keep.", "error")
+    return _render_task(task, form, 409, conflict=current, seen=seen)
+
+
 @bp.post("/tasks/<int:task_id>")
 @login_required
 def save(task_id):
-    """The form's own buttons: "Save draft" (works without JavaScript) and "Send"."""
+    """The form's own buttons: "Save draft" (works without JavaScript) and "Send"; after a
+    conflict, "Keep mine", "Keep the other" and "Keep both"."""
     task = policy.get_visible_or_404(Assignment, task_id, options=WITH_REFLECTION)
     if not policy.is_own_task(current_user, task):
         abort(403)
@@ -77,23 +98,32 @@ def save(task_id):
     if not form.validate_on_submit():
         flash("Some answers need a look before they can be saved; your text is still here.", "error")
         return _render_task(task, form, 400)
-    sending = request.form.get("action") == "submit"
+    action = request.form.get("action")
+    if action == "keep_theirs":  # nothing to write: the other version is the draft already
+        flash("You kept the version saved elsewhere; the text from that page was not saved.", "info")
+        return redirect(url_for("homework.task", task_id=task.id))
+    version = form.seen_version()
     try:
-        if sending:
+        if action == "submit":
             reflection, new = services.submit_reflection(
                 current_user, task, form.answers(), form.ratings(), urgent=form.urgent.data,
-                share=form.share_choice.data == "share")
+                share=form.share_choice.data == "share", version=version)
+        elif action == "keep_both":
+            services.keep_both(current_user, task, form.answers(), form.ratings(), version or "")
         else:
-            services.save_draft(current_user, task, form.answers(), form.ratings())
+            services.save_draft(current_user, task, form.answers(), form.ratings(), version)
+    except drafts.DraftConflict as exc:
+        return _conflict(task, form, exc.current)
     except services.ReflectionError as exc:
         if exc.field and exc.field in form:
             form[exc.field].errors = list(form[exc.field].errors) + [str(exc)]
             flash("Your draft is saved, but it could not be sent yet.", "error")
+            form.draft_version.data = drafts.version_of(task.reflection)  # the one just saved
             return _render_task(task, form, 400)
         flash(str(exc), "error")
         return redirect(url_for("homework.task", task_id=task.id))
-    if not sending:
-        flash("Draft saved. You can come back to it from any device.", "success")
+    if action != "submit":
+        flash(KEPT.get(action, KEPT["save"]), "success")
     elif new and reflection.shared_at is not None:
         flash("Sent to your therapist, and shared as you chose. Thank you for taking the time.",
               "success")
@@ -107,7 +137,9 @@ def save(task_id):
 @bp.post("/tasks/<int:task_id>/draft")
 @login_required
 def autosave(task_id):
-    """Autosave from the page's script: JSON in, JSON out, the draft is never half-written."""
+    """Autosave from the page's script: JSON in, JSON out, the draft is never half-written.
+    A stale version answers 409 with the version saved elsewhere, for the page to show both;
+    `resolve=both` saves her text and that version joined ("Keep both")."""
     task = policy.get_visible_or_404(Assignment, task_id, options=WITH_REFLECTION)
     if not policy.is_own_task(current_user, task):
         abort(403)
@@ -116,12 +148,28 @@ def autosave(task_id):
         errors = {name: list(errs) for name, errs in form.errors.items()}
         return jsonify(saved=False, message="Not saved: " + " ".join(
             e for errs in errors.values() for e in errs), errors=errors), 400
+    both = request.form.get("resolve") == "both"
     try:
-        reflection = services.save_draft(current_user, task, form.answers(), form.ratings())
+        if both:
+            reflection = services.keep_both(current_user, task, form.answers(), form.ratings(),
+                                            form.seen_version() or "")
+        else:
+            reflection = services.save_draft(current_user, task, form.answers(), form.ratings(),
+                                             form.seen_version())
+    except drafts.DraftConflict as exc:
+        return jsonify(saved=False, conflict=True, version=drafts.version_of(exc.current),
+                       saved_at_display=localtime(exc.current.draft_saved_at, "%H:%M"),
+                       theirs=drafts.as_fields(exc.current, len(task.prompts)),
+                       message="Not saved: this draft was also changed in another tab or on "
+                               "another device."), 409
     except services.ReflectionError as exc:
         return jsonify(saved=False, closed=True, message=str(exc)), 409
-    return jsonify(saved=True, saved_at=reflection.draft_saved_at.isoformat(),
-                   saved_at_display=localtime(reflection.draft_saved_at, "%H:%M"))
+    answer = dict(saved=True, saved_at=reflection.draft_saved_at.isoformat(),
+                  version=drafts.version_of(reflection),
+                  saved_at_display=localtime(reflection.draft_saved_at, "%H:%M"))
+    if both:
+        answer["fields"] = drafts.as_fields(reflection, len(task.prompts))
+    return jsonify(answer)
 
 
 @bp.post("/reflections/<int:reflection_id>/addenda")
@@ -134,7 +182,7 @@ def add_addendum(reflection_id):
     form = AddendumForm()
     if form.validate_on_submit():
         try:
-            services.add_addendum(current_user, reflection, form.body.data)
+            services.add_addendum(current_user, reflection, form.body.data, form.once_key())
         except services.ReflectionError as exc:
             flash(str(exc), "error")
         else:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from werkzeug.exceptions import Forbidden
 
 from app import audit, policy
-from app.core import paging
+from app.core import once, paging
 from app.extensions import db
 from app.models import (
     TASK_CANCELLED,
@@ -162,13 +162,16 @@ def open_for_reading(therapist: User, reflection: Reflection) -> dict:
 
 
 def give_feedback(therapist: User, reflection: Reflection, body: str, mark_reviewed: bool,
-                  to_both: bool = False) -> Feedback:
+                  to_both: bool = False, once_key: str | None = None) -> Feedback | None:
     """Write feedback the client will read; optionally mark the reflection reviewed. To both:
     the same feedback on the other member's sent reflection of the pair exercise too, in the
     same transaction (each reads it under her own; each gets her own notification). Refused,
-    with nothing written, when the other member has no sent reflection there."""
+    with nothing written, when the other member has no sent reflection there. The same form
+    posted again (its one-time key) writes nothing and returns None."""
     if not policy.can_review_reflection(therapist, reflection):
         raise Forbidden()
+    if not once.first_time(therapist, once_key, "feedback"):
+        return None
     readers = [reflection]
     if to_both:
         side = pair_side(therapist, reflection)
@@ -195,10 +198,13 @@ def give_feedback(therapist: User, reflection: Reflection, body: str, mark_revie
     return written[0]
 
 
-def annotate(therapist: User, reflection: Reflection, body: str) -> PrivateAnnotation:
-    """Add a private annotation: hers alone, never shown to a client."""
+def annotate(therapist: User, reflection: Reflection, body: str,
+             once_key: str | None = None) -> PrivateAnnotation | None:
+    """Add a private annotation: hers alone, never shown to a client (once per one-time key)."""
     if not policy.can_review_reflection(therapist, reflection):
         raise Forbidden()
+    if not once.first_time(therapist, once_key, "annotation"):
+        return None
     note = PrivateAnnotation(reflection_id=reflection.id, therapist_id=therapist.id, body=body)
     db.session.add(note)
     audit.record(therapist, "annotation_added", reflection.author, reflection)

@@ -3,9 +3,10 @@ from wtforms import BooleanField, RadioField, SelectChoice, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from app.core.forms import ANSWER_MAX, AppForm, clean_text
+from app.core.once import OnceForm
 
 
-class FeedbackForm(AppForm):
+class FeedbackForm(OnceForm, AppForm):
     body = TextAreaField(
         "Feedback — your client reads this", id="feedback-body", filters=[clean_text],
         validators=[DataRequired(message="Write your feedback first."),
@@ -20,7 +21,7 @@ class FeedbackForm(AppForm):
                             default="one")
 
 
-class AnnotationForm(AppForm):
+class AnnotationForm(OnceForm, AppForm):
     body = TextAreaField(
         "Private annotation — only you", id="annotation-body", filters=[clean_text],
         validators=[DataRequired(message="Write the annotation first."),

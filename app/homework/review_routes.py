@@ -73,7 +73,7 @@ def feedback(reflection_id):
     to_both = form.recipients.data == "both"
     try:
         services.give_feedback(current_user, reflection, form.body.data, form.mark_reviewed.data,
-                               to_both=to_both)
+                               to_both=to_both, once_key=form.once_key())
     except services.FeedbackRefused as exc:
         form.recipients.errors.append(str(exc))
         form.recipients.data = "one"  # what she typed stays; the choice falls back to the one possible
@@ -91,7 +91,7 @@ def annotate(reflection_id):
     form = AnnotationForm()
     if not form.validate_on_submit():
         return _render_reading(reflection, annotation_form=form, status=400)
-    services.annotate(current_user, reflection, form.body.data)
+    services.annotate(current_user, reflection, form.body.data, form.once_key())
     flash("Private annotation saved.", "success")
     return redirect(url_for("homework.read", reflection_id=reflection.id))
 

@@ -16,6 +16,7 @@ from wtforms.validators import (
 )
 
 from app.core.forms import AppForm, clean_text, int_or_none
+from app.core.once import OnceForm
 from app.homework.tasks import MAX_OCCURRENCES
 
 REPEAT_CHOICES = [SelectChoice("none", "Once"), SelectChoice("daily", "Every day"),
@@ -35,7 +36,7 @@ class RepeatingForm(AppForm):
     )
 
 
-class AssignForm(RepeatingForm):
+class AssignForm(OnceForm, RepeatingForm):
     exercise_id = SelectField("Exercise", coerce=int_or_none, validators=[InputRequired()])
     due_date = DateField("Due date", validators=[DataRequired(message="Choose a due date.")])
     note = TextAreaField(

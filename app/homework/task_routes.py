@@ -36,6 +36,7 @@ def assign(client_id):
             tasks = services.assign_exercise(
                 current_user, client, exercise, due_date=form.due_date.data, today=today,
                 note=form.note.data or "", repeat=form.repeat.data, times=form.times.data or 1,
+                once_key=form.once_key(),
             )
         except services.AssignmentError as exc:
             getattr(form, exc.field or "exercise_id").errors.append(str(exc))

@@ -10,7 +10,7 @@ from sqlalchemy.orm import contains_eager, joinedload
 from werkzeug.exceptions import Forbidden
 
 from app import audit, policy
-from app.core import paging
+from app.core import once, paging
 from app.extensions import db
 from app.homework.families import sharing_for
 from app.models import (
@@ -47,11 +47,14 @@ def check_due_date(due: date, today: date) -> None:
 
 
 def assign_exercise(therapist: User, client: User, exercise: Exercise, *, due_date: date,
-                    today: date, note: str = "", repeat: str = "none", times: int = 1
-                    ) -> list[Assignment]:
-    """Give an exercise to a client, once or repeating; each occurrence is its own task."""
+                    today: date, note: str = "", repeat: str = "none", times: int = 1,
+                    once_key: str | None = None) -> list[Assignment]:
+    """Give an exercise to a client, once or repeating; each occurrence is its own task. The
+    same form posted again (its one-time key) gives nothing and returns what the first gave."""
     if not policy.can_assign_to(therapist, client) or not policy.can_view_exercise(therapist, exercise):
         raise Forbidden()
+    if not once.first_time(therapist, once_key, "task_assigned"):
+        return [db.session.get(Assignment, i) for i in once.earlier(therapist, once_key)["ids"]]
     if exercise.archived_at is not None:
         raise AssignmentError("This exercise is archived; restore it first.", "exercise_id")
     dates = occurrence_dates(due_date, today, repeat, times)
@@ -71,6 +74,7 @@ def assign_exercise(therapist: User, client: User, exercise: Exercise, *, due_da
     for task in tasks:
         audit.record(therapist, "task_assigned", client, task)
     notify(client, "new_task", "/home")
+    once.remember(therapist, once_key, ids=[task.id for task in tasks])
     db.session.commit()
     return tasks
 

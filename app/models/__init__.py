@@ -24,6 +24,8 @@ from app.models.homework import (  # noqa: F401
     PrivateAnnotation,
     Reflection,
 )
+from app.models.key_checks import KeyCheck  # noqa: F401
+from app.models.once import OnceKey  # noqa: F401
 from app.models.pairs import Pair, PairExercise, PairMember, PairReply  # noqa: F401
 from app.models.progress import (  # noqa: F401
     NOTIFICATION_KINDS,

@@ -2,6 +2,8 @@
 
 `pg_dump --format=custom` dumps the snapshot exported by a REPEATABLE READ transaction of ours, in
 which the row counts are taken too. The password reaches the tools by environment, never argv.
+Restore reads the archive's data through `pg_restore --data-only` first (rows, every encrypted
+value) and only then restores it, in a single transaction.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess  # nosec B404 - pg_dump and pg_restore, from an argument list, never a shell
+import tempfile
 from pathlib import Path
 
 import click
@@ -17,8 +20,10 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.ops.backup_files import PG_MAGIC
+from app.ops.backup_format import Refused
 from app.ops.backup_progress import Progress
 from app.ops.backup_record import alembic_revision, row_counts
+from app.ops.backup_verify import Values, check_copy_data
 
 # libpq settings a SQLAlchemy URL may carry in its query string, passed to pg_dump by environment.
 PG_QUERY_ENV = {"host": "PGHOST", "port": "PGPORT", "sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT",
@@ -70,7 +75,7 @@ def _run_pg_tool(args: list[str], on_line) -> None:
     code = process.wait()
     if code != 0:
         errors = [line for line in tail if "error" in line.lower()] or list(tail)
-        raise click.ClickException(f"{tool} failed (exit code {code}):\n" + "\n".join(errors[-6:]))
+        raise click.ClickException(f"{tool} failed (exit code {code}): " + " | ".join(errors[-3:]))
 
 
 def take_backup(tmp: Path, progress: Progress) -> dict:
@@ -82,6 +87,7 @@ def take_backup(tmp: Path, progress: Progress) -> dict:
             # pg_dump dumps the snapshot of this transaction, in which the counts are taken too.
             snapshot = conn.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one()
             counts, revision = row_counts(conn), alembic_revision(conn)
+            schema = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
             done = []
 
             def on_line(line: str) -> None:
@@ -99,13 +105,60 @@ def take_backup(tmp: Path, progress: Progress) -> dict:
     with open(tmp, "rb") as handle:
         if not handle.read(len(PG_MAGIC)) == PG_MAGIC:
             raise click.ClickException("pg_dump did not write a custom-format archive.")
-    listing = subprocess.run([_pg_tool("pg_restore"), "--list", str(tmp)], env=_pg_env(),
-                             capture_output=True, text=True, check=False)
+    # Read the whole archive back: every row is there, and the key ids of its encrypted values.
+    values = Values(None, "The dump")
+    try:
+        entries, (found, _) = check_archive(tmp, values, schema)
+    except Refused as exc:
+        raise click.ClickException(f"The dump cannot be read back: {exc.reason}") from None
+    if found != counts:
+        raise click.ClickException("The dump does not hold the rows of the snapshot it was taken from.")
+    click.echo(f"Archive check: {entries} entries and every row readable by pg_restore")
+    return {"revision": revision, "tables": counts, "key_ids": sorted(values.key_ids),
+            "encrypted_values": values.total}
+
+
+def _first_error(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return next((line for line in lines if "error" in line.lower()), lines[0] if lines else "no message")[:300]
+
+
+def app_schema() -> str:
+    """The schema the app's tables live in (the first of the search path, normally public)."""
+    try:
+        with db.engine.connect() as conn:
+            return conn.execute(sa.text("SELECT current_schema()")).scalar_one()
+    finally:
+        db.engine.dispose()
+
+
+def check_archive(archive: Path, values: Values, schema: str) -> tuple[int, tuple[dict[str, int], str | None]]:
+    """Read a custom-format archive through pg_restore (no database involved): its entries, then
+    every row of its data in `schema`, each encrypted value checked; returns the number of
+    entries, the rows per table and the alembic revision. A damaged archive is refused (Refused)."""
+    pg_restore = _pg_tool("pg_restore")
+    env = dict(os.environ)  # no connection settings: reading an archive needs no database
+    listing = subprocess.run([pg_restore, "--list", str(archive)], env=env, stdin=subprocess.DEVNULL,
+                             capture_output=True, text=True, errors="replace", check=False)
     if listing.returncode != 0:
-        raise click.ClickException(f"The dump cannot be read back: {listing.stderr.strip()[:500]}")
+        raise Refused(f"pg_restore cannot read the backup's archive ({_first_error(listing.stderr)}).")
     entries = sum(1 for line in listing.stdout.splitlines() if line.strip() and not line.startswith(";"))
-    click.echo(f"Archive check: {entries} entries readable by pg_restore")
-    return {"revision": revision, "tables": counts}
+    with tempfile.TemporaryFile(mode="w+", errors="replace") as errors:
+        process = subprocess.Popen([pg_restore, "--data-only", "--file=-", str(archive)], env=env,
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors,
+                                   text=True, errors="replace")
+        try:
+            found = check_copy_data(process.stdout, values, schema)
+        finally:
+            if process.poll() is None and process.stdout and not process.stdout.closed:
+                process.stdout.close()
+            if process.poll() is None:
+                process.kill()
+            code = process.wait()
+        if code != 0:
+            errors.seek(0)
+            raise Refused(f"pg_restore cannot read the backup's data ({_first_error(errors.read())}).")
+    return entries, found
 
 
 def refuse_if_in_use() -> None:
@@ -131,7 +184,8 @@ def refuse_if_in_use() -> None:
 
 
 def restore(path: Path, progress: Progress) -> tuple[dict[str, int], str | None]:
-    """Replace everything in the database with the archive at `path`; returns row counts and revision."""
+    """Replace everything in the database with the (already checked) archive at `path`, in one
+    transaction; returns row counts and revision."""
     pg_restore = _pg_tool("pg_restore")
     listing = subprocess.run([pg_restore, "--list", str(path)], env=_pg_env(),
                              capture_output=True, text=True, check=False)

@@ -1,7 +1,9 @@
-"""The record PATH.json beside a backup: backend, alembic revision, row counts and the file's sha256.
+"""The manifest inside a backup, and the record PATH.json beside it.
 
-Restore checks a backup against it: the same backend, the same bytes (sha256), and afterwards the
-same rows per table as the snapshot the backup was taken from.
+The manifest (backup_format.py writes it into the file) holds the backend, the alembic revision,
+the row counts of the snapshot, the key ids of its encrypted values and the sha256 of the data.
+The record beside the file repeats it, with the whole file's size and sha256. Restore checks the
+file against both when both are there, against the manifest alone when the record is missing.
 """
 from __future__ import annotations
 
@@ -57,13 +59,18 @@ def _app_version() -> str:
         return "unknown"
 
 
-def describe(backend: str, path: Path, copy: Path, snapshot: dict) -> dict:
-    """The record of `copy` (to be renamed to `path`), from the snapshot's revision and row counts."""
-    return {"format": RECORD_FORMAT, "format_version": 1, "backend": backend, "file": path.name,
+def manifest_of(backend: str, snapshot: dict) -> dict:
+    """The manifest of a snapshot (backup_format.write adds the data's size and sha256)."""
+    return {"format": RECORD_FORMAT, "format_version": 2, "backend": backend,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "app_version": _app_version(), "revision": snapshot["revision"],
-            "size": copy.stat().st_size, "sha256": sha256(copy),
-            "rows": sum(snapshot["tables"].values()), "tables": snapshot["tables"]}
+            "rows": sum(snapshot["tables"].values()), "tables": snapshot["tables"],
+            "key_ids": snapshot["key_ids"], "encrypted_values": snapshot["encrypted_values"]}
+
+
+def describe(path: Path, written: Path, manifest: dict) -> dict:
+    """The record of the file `written` (to be renamed to `path`): its manifest, name, size and sha256."""
+    return {**manifest, "file": path.name, "size": written.stat().st_size, "sha256": sha256(written)}
 
 
 def write_record(path: Path, record: dict) -> None:
@@ -72,12 +79,13 @@ def write_record(path: Path, record: dict) -> None:
     path.write_text(json.dumps(record, indent=2) + "\n")
 
 
-def read_record(path: Path, kind: str) -> dict | None:
-    """The record beside the backup, checked against the file; None (with a warning) if absent."""
+def read_record(path: Path, kind: str, self_checking: bool) -> dict | None:
+    """The record beside the backup, checked against the file; None (saying so) if absent."""
     record_file = record_path(path)
     if not record_file.is_file():
-        click.echo(f"Warning: no record {record_file.name} beside the backup; row counts will not be compared.",
-                   err=True)
+        click.echo(f"No record {record_file.name} beside the backup: " + (
+            "checking it against the checksum and row counts inside it." if self_checking
+            else "its row counts cannot be compared."))
         return None
     try:
         record = json.loads(record_file.read_text())

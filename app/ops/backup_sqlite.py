@@ -2,6 +2,8 @@
 
 The copy runs page by page inside one read transaction, so it is one snapshot while the app goes
 on writing (WAL lets writers continue), and the row counts are taken in that same snapshot.
+Restore stages the backup's database beside the live one, checks it (integrity, rows, every
+encrypted value) and only then renames it over the live file.
 """
 from __future__ import annotations
 
@@ -14,9 +16,11 @@ import click
 
 from app.core.database import SQLITE_BUSY_TIMEOUT_MS
 from app.extensions import db
-from app.ops.backup_files import create_private, fsync
+from app.ops.backup_files import fsync
+from app.ops.backup_format import Refused
 from app.ops.backup_progress import Progress
 from app.ops.backup_record import count_sql
+from app.ops.backup_verify import Values, check_sqlite
 
 
 def database_path() -> Path:
@@ -63,6 +67,9 @@ def take_backup(tmp: Path, progress: Progress, step_pages: int | None) -> dict:
         progress.finish()
         dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
         check = _integrity(dst)
+        values = Values(None, "The copy")
+        if check == "ok":
+            check_sqlite(dst, values)  # the key ids its encrypted values were written with
     finally:
         progress.finish()
         dst.close()
@@ -70,7 +77,8 @@ def take_backup(tmp: Path, progress: Progress, step_pages: int | None) -> dict:
     if check != "ok":
         raise click.ClickException(f"The copy failed its integrity check: {check[:500]}")
     click.echo("Integrity check of the copy: ok")
-    return {"revision": revision, "tables": counts}
+    return {"revision": revision, "tables": counts, "key_ids": sorted(values.key_ids),
+            "encrypted_values": values.total}
 
 
 def _holders(target: Path) -> list[str] | None:
@@ -106,48 +114,48 @@ def refuse_if_in_use() -> None:
                                    "(gunicorn) first, then run restore again. Nothing was changed.")
 
 
-def restore(path: Path, progress: Progress) -> tuple[dict[str, int], str | None]:
-    """Replace the database file with the backup at `path`; returns the restored row counts and revision."""
+def staging_path() -> Path:
+    """Where a backup is staged beside the database before it replaces it (same file system)."""
     target = database_path()
-    src = sqlite3.connect(f"file:{urllib.parse.quote(str(path))}?mode=ro", uri=True)
-    tmp = target.with_name(f".{target.name}.restore-{os.getpid()}.tmp")
+    return target.with_name(f".{target.name}.restore-{os.getpid()}.tmp")
+
+
+def check_copy(staged: Path, values: Values) -> tuple[dict[str, int], str | None]:
+    """Integrity, rows and revision of the staged copy, every encrypted value checked: a damaged
+    copy is refused (Refused) before anything is replaced."""
+    con = sqlite3.connect(f"file:{urllib.parse.quote(str(staged))}?mode=ro", uri=True)
     try:
-        check = _integrity(src)
+        check = _integrity(con)
         if check != "ok":
-            raise click.ClickException(f"The backup is damaged (integrity check: {check[:500]}). "
-                                       "Nothing was changed.")
-        create_private(tmp)
-        if target.exists():  # keep the owner and mode the app's database file had
-            info = target.stat()
-            os.chmod(tmp, info.st_mode & 0o777)
-            if os.geteuid() == 0:
-                os.chown(tmp, info.st_uid, info.st_gid)
-        dst = sqlite3.connect(tmp)
-        try:
-            pages = max(64, src.execute("PRAGMA page_count").fetchone()[0] // 100)
-            src.backup(dst, pages=pages, progress=lambda _s, left, total: progress.update(total - left, total))
-            progress.finish()
-            check = _integrity(dst)
-        finally:
-            dst.close()
-        if check != "ok":
-            raise click.ClickException(f"The restored copy failed its integrity check: {check[:500]}. "
-                                       "Nothing was changed.")
-        refuse_if_in_use()  # again, just before the swap
-        if target.exists():
-            # Fold the old database's WAL into it and remove it: a stale -wal must never be
-            # replayed onto the restored file.
-            old = sqlite3.connect(target, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
-            old.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            old.close()
-        for suffix in ("-wal", "-shm"):
-            Path(f"{target}{suffix}").unlink(missing_ok=True)
-        fsync(tmp)
-        os.replace(tmp, target)
+            raise Refused(f"The backup's database is damaged (integrity check: {check[:300]}).")
+        counts, revision = _counts(con), _revision(con)
+        check_sqlite(con, values)
+    except sqlite3.DatabaseError as exc:
+        raise Refused(f"The backup's database cannot be read ({exc}).") from None
     finally:
-        progress.finish()
-        src.close()
-        tmp.unlink(missing_ok=True)
+        con.close()
+    return counts, revision
+
+
+def swap_in(staged: Path) -> tuple[dict[str, int], str | None]:
+    """Replace the database file with the checked copy; returns the restored row counts and revision."""
+    target = database_path()
+    if target.exists():  # keep the owner and mode the app's database file had
+        info = target.stat()
+        os.chmod(staged, info.st_mode & 0o777)
+        if os.geteuid() == 0:
+            os.chown(staged, info.st_uid, info.st_gid)
+    refuse_if_in_use()  # again, just before the swap
+    if target.exists():
+        # Fold the old database's WAL into it and remove it: a stale -wal must never be
+        # replayed onto the restored file.
+        old = sqlite3.connect(target, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        old.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        old.close()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    fsync(staged)
+    os.replace(staged, target)
     con = sqlite3.connect(target)
     try:
         check = _integrity(con)

@@ -1,5 +1,5 @@
 """Flask commands: create-therapist, seed-demo, send-reminders, purge-deleted, check-deploy,
-seed-scale, backup, restore."""
+verify-data, seed-scale, backup, restore."""
 import json
 
 import click
@@ -12,6 +12,7 @@ from app.extensions import db
 from app.models import ROLE_THERAPIST, User
 from app.ops import backup, demo, scale
 from app.ops.deploy_check import check_deploy
+from app.ops.verify_data import verify_data_command
 
 
 def init_app(app: Flask) -> None:
@@ -20,6 +21,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(send_reminders)
     app.cli.add_command(purge_deleted)
     app.cli.add_command(check_deploy)
+    app.cli.add_command(verify_data_command)
     app.cli.add_command(scale.seed_scale)
     app.cli.add_command(backup.backup_command)
     app.cli.add_command(backup.restore_command)

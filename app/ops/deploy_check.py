@@ -103,6 +103,38 @@ def _encryption(keys) -> Check:
     return Check(OK, "encryption at rest", f"{count} key(s); new text uses the first")
 
 
+def _keys_against_data(app: Flask) -> list[Check]:
+    """ENCRYPTION_KEYS against the key check values stored with the data (nothing is written)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.core.crypto import EncryptionConfigError, keyring
+    from app.core.key_check import check_keys
+    from app.extensions import db
+
+    name = "keys against the data"
+    try:
+        ring = keyring(app.config)
+    except EncryptionConfigError:
+        return []  # "encryption at rest" fails already, with the reason
+    try:
+        result = check_keys(db.engine, db.metadata, ring)
+    except SQLAlchemyError as exc:
+        return [Check(FAIL, name, f"the database does not answer ({type(exc).__name__}): the "
+                      "keys cannot be checked against the data")]
+    if not result.checked:
+        return [Check(WARN, name, "the database has no key_checks table yet: run "
+                      "`flask --app wsgi db upgrade`, then check again")]
+    if result.problem:
+        return [Check(FAIL, name, f"{result.problem}: a server with these keys writes text no "
+                      "correctly keyed server can read (`flask --app wsgi verify-data` shows "
+                      "what they can read)")]
+    if result.verified:
+        return [Check(OK, name, "ENCRYPTION_KEYS opens what is stored under "
+                      f"{', '.join(map(repr, result.verified))}")]
+    return [Check(OK, name, "no check value stored yet (nothing encrypted here): the server "
+                  "stores one at its first start")]
+
+
 def _mail(config) -> list[Check]:
     checks = []
     if config.get("MAIL_SERVER"):
@@ -137,8 +169,18 @@ def _throttling(config) -> list[Check]:
         checks.append(Check(WARN, "throttling storage", "limits are counted per worker process; set "
                             "RATELIMIT_STORAGE_URI=redis://... when running more than one"))
     else:
-        checks.append(Check(OK, "throttling storage", storage.split("://", 1)[0]))
+        checks.append(_storage_answers(storage.split("://", 1)[0]))
     return checks
+
+
+def _storage_answers(scheme: str) -> Check:
+    """The shared store (Redis) must answer now, not only be named."""
+    from app.web.readiness import shared_store_answers
+
+    if shared_store_answers(current_app):
+        return Check(OK, "throttling storage", f"{scheme} answers")
+    return Check(FAIL, "throttling storage", f"{scheme} (RATELIMIT_STORAGE_URI) does not answer: sign-in "
+                 "would be throttled per process only; start it or fix the address")
 
 
 def _proxy(config) -> Check:
@@ -184,6 +226,7 @@ def run_checks(app: Flask) -> list[Check]:
                         "seed-demo would add accounts with published passwords"))
     checks.append(_database(config.get("SQLALCHEMY_DATABASE_URI")))
     checks.append(_encryption(config.get("ENCRYPTION_KEYS")))
+    checks += _keys_against_data(app)
     checks += _mail(config)
     checks.append(_links(config))
     checks += _throttling(config)

@@ -11,12 +11,13 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from app.core.forms import AppForm, clean_text, int_or_none
+from app.core.once import OnceForm
 from app.homework.task_forms import RepeatingForm
 
 LABEL_SUGGESTIONS = ["mother", "daughter", "sister", "partner", "grandmother", "granddaughter"]
 
 
-class LinkPairForm(AppForm):
+class LinkPairForm(OnceForm, AppForm):
     first_id = SelectField("First client", coerce=int_or_none, validators=[InputRequired()])
     first_label = StringField("Relation: this client is the …", default="mother",
                               validators=[DataRequired(), Length(max=40)],
@@ -28,7 +29,7 @@ class LinkPairForm(AppForm):
     submit = SubmitField("Propose the link")
 
 
-class PairAssignForm(RepeatingForm):
+class PairAssignForm(OnceForm, RepeatingForm):
     exercise_id = SelectField("Exercise", coerce=int_or_none, validators=[InputRequired()])
     due_date = DateField("Due date", validators=[DataRequired(message="Choose a due date.")])
     note = TextAreaField("A note for both (optional)", filters=[clean_text],
@@ -40,7 +41,7 @@ class PairAssignForm(RepeatingForm):
     submit = SubmitField("Assign to both")
 
 
-class ReplyForm(AppForm):
+class ReplyForm(OnceForm, AppForm):
     """A reply or a reaction to one answer after the reveal (shape only: the services decide)."""
 
     reflection_id = HiddenField(validators=[InputRequired()])

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from werkzeug.exceptions import Forbidden
 
 from app import audit, policy
+from app.core import once
 from app.extensions import db
 from app.models import AgendaItem, PairExercise, PairReply, Reflection, User, utcnow
 from app.notifications.services import notify, reveal_link
@@ -32,11 +33,14 @@ def _reveal_link(pair_exercise_id: int, prompt_index: int) -> str:
 
 
 def add_reply(member: User, reflection: Reflection, prompt_index: int, *, body: str = "",
-              reaction: str | None = None) -> PairReply:
+              reaction: str | None = None, once_key: str | None = None) -> PairReply | None:
     """A reply (or a reaction) to one answer of the other member's, in one transaction with its
-    audit row, the other's notification and, for "talk in session", her agenda item."""
+    audit row, the other's notification and, for "talk in session", her agenda item. The same
+    form posted again (its one-time key) sends nothing and returns None."""
     if not policy.can_reply_to(member, reflection):
         raise Forbidden()
+    if not once.first_time(member, once_key, "pair_reply"):
+        return None
     body = " ".join((body or "").split()) if body else ""
     if reaction is not None and reaction not in REACTIONS:
         raise ReplyError("Choose one of the reactions offered.")

@@ -34,7 +34,7 @@ def new():
         second = services.find_client(form.second_id.data)
         try:
             pair = services.link_pair(current_user, first, form.first_label.data, second,
-                                      form.second_label.data)
+                                      form.second_label.data, form.once_key())
         except services.PairError as exc:
             form[exc.field or "first_id"].errors.append(str(exc))
         else:
@@ -146,7 +146,8 @@ def assign(pair_id):
             given = services.assign_to_pair(current_user, pair, exercise, due_date=form.due_date.data,
                                             today=today, note=form.note.data or "",
                                             reveal_together=form.reveal_together.data,
-                                            repeat=form.repeat.data, times=form.times.data or 1)
+                                            repeat=form.repeat.data, times=form.times.data or 1,
+                                            once_key=form.once_key())
         except AssignmentError as exc:
             form[exc.field or "exercise_id"].errors.append(str(exc))
         else:
@@ -201,7 +202,7 @@ def reply(pair_exercise_id):
     index = int(form.prompt_index.data)
     try:
         replies.add_reply(current_user, reflection, index, body=form.body.data or "",
-                          reaction=form.reaction.data or None)
+                          reaction=form.reaction.data or None, once_key=form.once_key())
     except replies.ReplyError as exc:
         flash(str(exc), "error")
         return _render_reveal(pair_exercise, 400, reply_form=form)

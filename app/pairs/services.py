@@ -10,6 +10,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.exceptions import Forbidden
 
 from app import audit, policy
+from app.core import once
 from app.extensions import db
 from app.homework.families import sharing_for
 from app.homework.tasks import AssignmentError, occurrence_dates
@@ -50,10 +51,14 @@ def find_client(client_id: int | None) -> User | None:
     return db.session.get(User, client_id) if client_id else None
 
 
-def link_pair(therapist: User, first: User, first_label: str, second: User, second_label: str) -> Pair:
-    """Propose a link between two of her clients; it takes effect when both have accepted."""
+def link_pair(therapist: User, first: User, first_label: str, second: User, second_label: str,
+              once_key: str | None = None) -> Pair:
+    """Propose a link between two of her clients; it takes effect when both have accepted. The
+    same form posted again (its one-time key) proposes nothing and returns the pair it made."""
     if not policy.is_therapist(therapist):
         raise Forbidden()
+    if not once.first_time(therapist, once_key, "pair_proposed"):
+        return db.session.get(Pair, once.earlier(therapist, once_key)["id"])
     if first is None or second is None or first.id == second.id:
         raise PairError("Choose two different clients.", "second_id")
     for client, field in ((first, "first_id"), (second, "second_id")):
@@ -72,6 +77,7 @@ def link_pair(therapist: User, first: User, first_label: str, second: User, seco
     audit.record(therapist, "pair_proposed", first, pair)
     for client in (first, second):
         notify(client, "pair_invitation", f"/pairs/{pair.id}")
+    once.remember(therapist, once_key, id=pair.id)
     db.session.commit()
     return pair
 
@@ -131,11 +137,14 @@ def member_prompts(exercise: Exercise, label: str) -> list[str]:
 
 def assign_to_pair(therapist: User, pair: Pair, exercise: Exercise, *, due_date: date, today: date,
                    note: str = "", reveal_together: bool = False, repeat: str = "none",
-                   times: int = 1) -> list[PairExercise]:
+                   times: int = 1, once_key: str | None = None) -> list[PairExercise]:
     """One exercise for the pair: each member gets her own task, in her own wording. Repeating,
-    each time is a pair exercise of its own (its own turns, its own reveal)."""
+    each time is a pair exercise of its own (its own turns, its own reveal). The same form
+    posted again (its one-time key) gives nothing and returns what the first gave."""
     if not policy.can_assign_to_pair(therapist, pair) or not policy.can_view_exercise(therapist, exercise):
         raise Forbidden()
+    if not once.first_time(therapist, once_key, "pair_assigned"):
+        return [db.session.get(PairExercise, i) for i in once.earlier(therapist, once_key)["ids"]]
     if exercise.archived_at is not None:
         raise AssignmentError("This exercise is archived; restore it first.", "exercise_id")
     dates = occurrence_dates(due_date, today, repeat, times)
@@ -161,6 +170,7 @@ def assign_to_pair(therapist: User, pair: Pair, exercise: Exercise, *, due_date:
         pair_exercises.append(pair_exercise)
     for member in pair.members:
         notify(member.user, "new_task", "/home")
+    once.remember(therapist, once_key, ids=[p.id for p in pair_exercises])
     db.session.commit()
     return pair_exercises
 

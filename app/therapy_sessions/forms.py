@@ -21,12 +21,13 @@ from wtforms.validators import (
 )
 
 from app.core.forms import ANSWER_MAX, AppForm, clean_text
+from app.core.once import OnceForm
 
 NOTE_MAX = ANSWER_MAX
 _LIMIT = Length(max=NOTE_MAX, message=f"Please keep it under {NOTE_MAX:,} characters.")
 
 
-class SessionForm(AppForm):
+class SessionForm(OnceForm, AppForm):
     day = DateField("Date", validators=[DataRequired(message="Choose the date of the session.")])
     time = TimeField("Time", validators=[DataRequired(message="Choose the time it started.")])
     duration_minutes = IntegerField("Duration in minutes (optional)", validators=[
@@ -50,20 +51,20 @@ class NoteForm(AppForm):
     version = HiddenField(validators=[InputRequired()])
 
 
-class MemberNoteForm(NoteForm):
+class MemberNoteForm(OnceForm, NoteForm):
     visibility = RadioField("Who may read it", default="therapist", choices=[
         SelectChoice("therapist", "Only my therapist"),
         SelectChoice("pair", "My therapist and the other member of my pair"),
     ], validators=[InputRequired()])
 
 
-class CommentForm(AppForm):
+class CommentForm(OnceForm, AppForm):
     body = TextAreaField("Your comment", id="comment-body", filters=[clean_text],
                          validators=[DataRequired(message="Write your comment first."), _LIMIT],
                          render_kw={"rows": 3})
 
 
-class AgendaForm(AppForm):
+class AgendaForm(OnceForm, AppForm):
     body = TextAreaField("What I want to bring up next time", filters=[clean_text],
                          validators=[DataRequired(message="Write what you want to bring up."),
                                      Length(max=2000, message="Please keep it under 2,000 characters.")],

@@ -18,7 +18,7 @@ def _record(who, cancel_url):
         form.day.data = today_for(current_user)
     if form.validate_on_submit():
         session = services.record_session(current_user, who, form.day.data, form.time.data,
-                                          form.duration_minutes.data)
+                                          form.duration_minutes.data, form.once_key())
         flash("Session recorded. You can write its notes now.", "success")
         return redirect(url_for("therapy_sessions.show", session_id=session.id))
     return render_template("therapy_sessions/new.html", form=form, who=who, cancel_url=cancel_url)
@@ -190,7 +190,7 @@ def comment(session_id):
             return _render(session, 400, comment_form=form)
         flash(" ".join(e for errs in form.errors.values() for e in errs), "error")
         return redirect(url_for("therapy_sessions.show", session_id=session.id))
-    services.add_comment(current_user, session, form.body.data)
+    services.add_comment(current_user, session, form.body.data, form.once_key())
     flash("Comment added.", "success")
     return redirect(url_for("therapy_sessions.show", session_id=session.id))
 
@@ -209,7 +209,8 @@ def add_member_note(session_id):
                   "this keeps happening. Your text is below.", "error")
         return _render(session, 400, member_form=form)
     try:
-        services.add_member_note(current_user, session, form.body.data, form.visibility.data)
+        services.add_member_note(current_user, session, form.body.data, form.visibility.data,
+                                 form.once_key())
     except services.SessionError as exc:
         flash(str(exc), "error")
     else:
@@ -262,7 +263,7 @@ def add_agenda_item():
     policy.require_client(current_user)
     form = AgendaForm()
     if form.validate_on_submit():
-        services.add_agenda_item(current_user, form.body.data)
+        services.add_agenda_item(current_user, form.body.data, form.once_key())
         flash("Added to your list for next time.", "success")
     else:
         flash(" ".join(e for errs in form.errors.values() for e in errs), "error")

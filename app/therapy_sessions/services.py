@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import Forbidden
 
 from app import audit, policy
-from app.core import paging
+from app.core import once, paging
 from app.core.clock import zone_for
 from app.extensions import db
 from app.models import (
@@ -53,10 +53,13 @@ class Conflict(Exception):
 
 
 def record_session(therapist: User, who: User | Pair, day: date, at: time,
-                   duration_minutes: int | None) -> TherapySession:
-    """Record a session held with a client or a pair, at a local date and time."""
+                   duration_minutes: int | None, once_key: str | None = None) -> TherapySession:
+    """Record a session held with a client or a pair, at a local date and time. The same form
+    posted again (its one-time key) records nothing and returns the session it recorded."""
     if not policy.can_record_session_for(therapist, who):
         raise Forbidden()
+    if not once.first_time(therapist, once_key, "session_recorded"):
+        return db.session.get(TherapySession, once.earlier(therapist, once_key)["id"])
     # The date and time are on the therapist's clock; they are stored as UTC.
     starts_at = datetime.combine(day, at, tzinfo=zone_for(therapist)).astimezone(timezone.utc)
     session = TherapySession(
@@ -68,6 +71,7 @@ def record_session(therapist: User, who: User | Pair, day: date, at: time,
     db.session.add(session)
     db.session.flush()
     audit.record(therapist, "session_recorded", who if isinstance(who, User) else None, session)
+    once.remember(therapist, once_key, id=session.id)
     db.session.commit()
     return session
 
@@ -184,12 +188,16 @@ def save_clinical_note(therapist: User, session: TherapySession, body: str, base
     return note
 
 
-def add_member_note(member: User, session: TherapySession, body: str, visibility: str) -> SessionNote:
-    """A pair member's own note: for the therapist only, or for the therapist and her partner."""
+def add_member_note(member: User, session: TherapySession, body: str, visibility: str,
+                    once_key: str | None = None) -> SessionNote | None:
+    """A pair member's own note: for the therapist only, or for the therapist and her partner
+    (once per one-time key: the same form posted again adds nothing and returns None)."""
     if not policy.can_add_member_note(member, session):
         raise Forbidden()
     if visibility not in (VISIBLE_TO_THERAPIST, VISIBLE_TO_PAIR):
         raise SessionError("Choose who may read your note.")
+    if not once.first_time(member, once_key, "member_note"):
+        return None
     note = SessionNote(session_id=session.id, kind=NOTE_MEMBER, author_id=member.id,
                        visibility=visibility, body=body, version=1)
     db.session.add(note)
@@ -214,9 +222,13 @@ def edit_member_note(member: User, note: SessionNote, body: str, visibility: str
     return note
 
 
-def add_comment(client: User, session: TherapySession, body: str) -> SessionComment:
+def add_comment(client: User, session: TherapySession, body: str,
+                once_key: str | None = None) -> SessionComment | None:
+    """A client's comment on the shared notes (once per one-time key, else None)."""
     if not policy.can_comment_on_session(client, session):
         raise Forbidden()
+    if not once.first_time(client, once_key, "session_comment"):
+        return None
     comment = SessionComment(session_id=session.id, author_id=client.id, body=body)
     db.session.add(comment)
     audit.record(client, "session_comment_added", client, session)
@@ -224,10 +236,13 @@ def add_comment(client: User, session: TherapySession, body: str) -> SessionComm
     return comment
 
 
-def add_agenda_item(client: User, body: str) -> AgendaItem:
-    """Something she wants to bring up next time (any time, not tied to a session)."""
+def add_agenda_item(client: User, body: str, once_key: str | None = None) -> AgendaItem | None:
+    """Something she wants to bring up next time (any time, not tied to a session); once per
+    one-time key, else None."""
     if not policy.can_add_agenda_item(client):
         raise Forbidden()
+    if not once.first_time(client, once_key, "agenda_item"):
+        return None
     item = AgendaItem(client_id=client.id, therapist_id=client.therapist_id, body=body)
     db.session.add(item)
     db.session.flush()

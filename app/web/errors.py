@@ -4,7 +4,7 @@ import uuid
 
 from flask import Flask, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, InternalError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -89,6 +89,35 @@ def not_saved_yet(exc):
                            message=NOT_SAVED), 503, headers
 
 
+MISCONFIGURED = ("Not saved — Common Ground is not set up right at the moment, and trying again "
+                 "will not help until it is mended. Keep a copy of your text and tell your practice.")
+# What a database says when the fault is in how it is set up, not a passing one: retrying
+# cannot mend a read-only file, a missing table or a refused permission.
+LASTING_FAULTS = ("readonly database", "read-only", "no such table", "no such column", "does not exist",
+                  "permission denied", "unable to open database file", "malformed")
+
+
+def is_lasting(exc) -> bool:
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    return any(words in text for words in LASTING_FAULTS)
+
+
+def misconfigured(exc):
+    """A database fault that retrying cannot mend: said plainly, her words shown to copy (a
+    form's long fields), never 'will be retried'."""
+    _forget_failed_work()
+    error_id = uuid.uuid4().hex[:12]
+    log.error("database misconfigured %s on %s %s: %s: %s", error_id, request.method, request.path,
+              type(exc).__name__, str(getattr(exc, "orig", "") or "")[:200])
+    if _wants_json() or request.headers.get("X-Requested-With") == "fetch":
+        return jsonify(saved=False, retry=False, error="service misconfigured", message=MISCONFIGURED,
+                       error_id=error_id), 503
+    kept = [value for name, values in request.form.lists() if _may_keep(name)
+            for value in values if len(value) > 60 or "\n" in value]
+    return render_template("errors/misconfigured.html", message=MISCONFIGURED, kept=kept,
+                           error_id=error_id), 503
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers."""
 
@@ -107,7 +136,14 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(InterfaceError)
     @app.errorhandler(PoolTimeout)
     def database_unavailable(exc):
-        return not_saved_yet(exc)
+        return misconfigured(exc) if is_lasting(exc) else not_saved_yet(exc)
+
+    @app.errorhandler(ProgrammingError)
+    @app.errorhandler(InternalError)
+    def database_refused(exc):
+        # A missing table or a read-only transaction (PostgreSQL says so with these); anything
+        # else of these kinds is a bug: the page with an error id.
+        return misconfigured(exc) if is_lasting(exc) else unexpected_error(exc)
 
     @app.errorhandler(Exception)
     def unexpected_error(exc):

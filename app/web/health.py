@@ -1,6 +1,7 @@
-"""/healthz: for the load balancer and the deploy check."""
+"""/healthz (liveness: the process answers and reaches the database) and /readyz (readiness:
+the schema at head, Redis when configured, the keys against the data), for the load balancer."""
 import sqlalchemy as sa
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
@@ -17,3 +18,14 @@ def healthz():
         db.session.rollback()
         return jsonify(status="unavailable", database="unreachable"), 503
     return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():
+    """200 when this server can serve; 503 naming each part that is not ready."""
+    from app.web.readiness import problems
+
+    found = problems(current_app)
+    if found:
+        return jsonify(status="not ready", problems=found), 503
+    return jsonify(status="ready")

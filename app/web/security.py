@@ -1,6 +1,10 @@
 """Response headers and the production configuration check."""
+import os
+
 from flask import Flask, request
 from flask_login import current_user
+
+from config import DEFAULT_DATABASE_URL
 
 SIGN_IN_FLOW = ("/login", "/invitations/", "/reset", "/account/two-factor")
 WEAK_KEYS = {"", "dev", "changeme", "change-me", "secret", "please-change-me"}
@@ -27,6 +31,10 @@ def check_config(app: Flask) -> None:
     """Refuse to start production with a missing, short or default SECRET_KEY, or without
     ENCRYPTION_KEYS."""
     if app.config.get("ENV_NAME") == "production":
+        if app.config.get("SQLALCHEMY_DATABASE_URI") == DEFAULT_DATABASE_URL:
+            # Not an empty SQLite file made quietly, with every sign-in then "not saved yet".
+            raise RuntimeError("Refusing to start: DATABASE_URL is not set. Set it to the practice's "
+                               "database, e.g. postgresql://commonground:…@db.internal:5432/commonground.")
         problem = secret_key_problem(app.config.get("SECRET_KEY"))
         if problem:
             raise RuntimeError(
@@ -42,6 +50,28 @@ def check_config(app: Flask) -> None:
                 "print(base64.b64encode(os.urandom(32)).decode())')\", and keep it safe: "
                 "without it the records cannot be read."
             )
+
+
+def check_keys_against_data(app: Flask) -> None:
+    """Check ENCRYPTION_KEYS against the key check values stored with the data; a server also
+    stores those the database lacks (app/core/key_check.py). A production server does not start
+    on keys that do not match: each text it saved would be unreadable to a correctly keyed
+    server. Elsewhere, and for `flask` commands (so that `flask check-deploy` and
+    `flask verify-data` can say what is wrong), the problem is logged and nothing is encrypted
+    with those keys. A database that does not answer is left to the readiness check (wsgi.py).
+    Not for the test suite, which builds apps on databases in every state and checks itself."""
+    if app.config.get("ENV_NAME") == "testing":
+        return
+    from app.core.key_check import check_at_start
+
+    command = bool(os.environ.get("FLASK_RUN_FROM_CLI"))
+    result = check_at_start(app, write=not command)
+    if result is None or not result.problem:
+        return
+    if app.config.get("ENV_NAME") == "production" and not command:
+        raise RuntimeError(
+            f"Refusing to start: {result.problem}; set ENCRYPTION_KEYS to the keys this database "
+            "was written with (`flask --app wsgi verify-data` shows what a setting can read).")
 
 
 def init_app(app: Flask) -> None:

@@ -18,6 +18,13 @@ down_revision = '0001'
 branch_labels = None
 depends_on = None
 
+# What this revision's downgrade removes: migrations/env.py counts it, says what would be lost and
+# asks before a downgrade drops data (README.md, "Upgrades and downgrades").
+DOWNGRADE_DROPS = {
+    "loses": "the homework: the exercise library, every task, reflection, addendum, feedback and annotation",
+    "tables": ["private_annotations", "feedback", "addenda", "reflections", "assignments", "exercises"],
+}
+
 
 @contextmanager
 def _sqlite_foreign_keys_off():

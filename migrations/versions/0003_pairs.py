@@ -17,6 +17,15 @@ down_revision = '0002'
 branch_labels = None
 depends_on = None
 
+# What this revision's downgrade removes: migrations/env.py counts it, says what would be lost and
+# asks before a downgrade drops data (README.md, "Upgrades and downgrades").
+DOWNGRADE_DROPS = {
+    "loses": "the pairs: every link, pair exercise and membership, and what was shared with a partner",
+    "tables": ["pair_members", "pair_exercises", "pairs"],
+    "columns": [("reflections", "shared_at"), ("exercises", "member_prompts"),
+                ("assignments", "pair_exercise_id")],
+}
+
 
 @contextmanager
 def _sqlite_foreign_keys_off():

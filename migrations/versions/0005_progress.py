@@ -17,6 +17,14 @@ down_revision = '0004'
 branch_labels = None
 depends_on = None
 
+# What this revision's downgrade removes: migrations/env.py counts it, says what would be lost and
+# asks before a downgrade drops data (README.md, "Upgrades and downgrades").
+DOWNGRADE_DROPS = {
+    "loses": "every notification, the record of reminders sent, and who chose email notifications",
+    "tables": ["reminders_sent", "notifications"],
+    "columns": [("users", "email_notifications", False)],
+}
+
 
 @contextmanager
 def _sqlite_foreign_keys_off():

@@ -34,6 +34,10 @@ down_revision = '0005'
 branch_labels = None
 depends_on = None
 
+# What this revision's downgrade removes: migrations/env.py counts it, says what would be lost and
+# asks before a downgrade drops data (README.md, "Upgrades and downgrades").
+DOWNGRADE_DROPS = {}  # nothing: it decrypts every value in place
+
 ENCRYPTED_COLUMNS = (
     ("reflections", "answers"),
     ("addenda", "body"),

@@ -14,6 +14,16 @@ down_revision = '0006'
 branch_labels = None
 depends_on = None
 
+# What this revision's downgrade removes: migrations/env.py counts it, says what would be lost and
+# asks before a downgrade drops data (README.md, "Upgrades and downgrades").
+DOWNGRADE_DROPS = {
+    "loses": "two-factor sign-in: every therapist's TOTP secret and recovery codes (each must set up "
+             "two-factor again), and the sign-in lockouts",
+    "tables": ["recovery_codes"],
+    "columns": [("users", "totp_secret"), ("users", "totp_enabled_at"), ("users", "totp_last_step"),
+                ("users", "failed_logins", 0), ("users", "locked_until")],
+}
+
 
 def upgrade():
     op.create_table('recovery_codes',

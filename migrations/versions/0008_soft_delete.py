@@ -27,6 +27,14 @@ down_revision = '0007'
 branch_labels = None
 depends_on = None
 
+# What this revision's downgrade removes: migrations/env.py counts it, says what would be lost and
+# asks before a downgrade drops data (README.md, "Upgrades and downgrades").
+DOWNGRADE_DROPS = {
+    "loses": "the bin: every deleted task and reflection comes back into view, its client's included",
+    "columns": [("reflections", "deleted_at"), ("reflections", "deleted_by_id"),
+                ("assignments", "deleted_at"), ("assignments", "deleted_by_id")],
+}
+
 
 def upgrade():
     sqlite = op.get_bind().dialect.name == 'sqlite'

@@ -32,6 +32,10 @@ down_revision = '0008'
 branch_labels = None
 depends_on = None
 
+# What this revision's downgrade removes: migrations/env.py counts it, says what would be lost and
+# asks before a downgrade drops data (README.md, "Upgrades and downgrades").
+DOWNGRADE_DROPS = {}  # only indexes
+
 
 def upgrade():
     op.create_index('ix_reflections_author_status_submitted', 'reflections',

@@ -35,6 +35,10 @@ down_revision = '0009'
 branch_labels = None
 depends_on = None
 
+# What this revision's downgrade removes: migrations/env.py counts it, says what would be lost and
+# asks before a downgrade drops data (README.md, "Upgrades and downgrades").
+DOWNGRADE_DROPS = {}  # nothing: it decrypts the notes in place
+
 ENCRYPTED_COLUMNS = (
     ("assignments", "note"),
 )

@@ -14,6 +14,13 @@ down_revision = '0010'
 branch_labels = None
 depends_on = None
 
+# What this revision's downgrade removes: migrations/env.py counts it, says what would be lost and
+# asks before a downgrade drops data (README.md, "Upgrades and downgrades").
+DOWNGRADE_DROPS = {
+    "loses": "the pronouns people chose on their account page",
+    "columns": [("users", "pronouns", "")],
+}
+
 
 def upgrade():
     # Empty means "not chosen": pages then use her name or neutral words, never a guess.

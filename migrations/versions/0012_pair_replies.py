@@ -14,6 +14,13 @@ down_revision = '0011'
 branch_labels = None
 depends_on = None
 
+# What this revision's downgrade removes: migrations/env.py counts it, says what would be lost and
+# asks before a downgrade drops data (README.md, "Upgrades and downgrades").
+DOWNGRADE_DROPS = {
+    "loses": "every reply and reaction after a pair's reveal",
+    "tables": ["pair_replies"],
+}
+
 
 def upgrade():
     # body is encrypted at rest by the model's type (stored as text, like every encrypted column)

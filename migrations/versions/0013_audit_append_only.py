@@ -40,6 +40,10 @@ down_revision = '0012'
 branch_labels = None
 depends_on = None
 
+# What this revision's downgrade removes: migrations/env.py counts it, says what would be lost and
+# asks before a downgrade drops data (README.md, "Upgrades and downgrades").
+DOWNGRADE_DROPS = {}  # only the triggers that keep the audit trail append-only
+
 MESSAGE = 'audit_events is append-only'
 
 # --- PostgreSQL: one function for the row triggers (UPDATE, DELETE) and the TRUNCATE one --------

@@ -58,14 +58,20 @@ class Gunicorn:
 
 
 def spawn_gunicorn(database_url: str, log_path: Path, *, workers: int = 3, threads: int = 4,
-                   extra_env: dict | None = None) -> Gunicorn:
-    """Start gunicorn with `workers` gthread workers on a free port (see wait_ready)."""
+                   extra_env: dict | None = None, shipped_config: bool = False) -> Gunicorn:
+    """Start gunicorn with `workers` gthread workers on a free port (see wait_ready); with
+    shipped_config, as deploy/gunicorn.conf.py sets it up (its workers, threads and timeouts)."""
     port = free_port()
     env = dict(os.environ, CG_DB=database_url, PYTHONPATH=str(ROOT), **(extra_env or {}))
     log = open(log_path, "w")
+    if shipped_config:
+        settings = ["-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "--access-logfile", "/dev/null"]
+        workers = int(env.get("GUNICORN_WORKERS", "2"))
+    else:
+        settings = ["--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
+                    "--timeout", "30"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "gthread",
-         "--threads", str(threads), "--bind", f"127.0.0.1:{port}", "--timeout", "30",
+        [sys.executable, "-m", "gunicorn", *settings, "--bind", f"127.0.0.1:{port}",
          "--error-logfile", "-", "--capture-output", "--log-level", "info",
          "tests.support.gunicorn_app:app"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
