@@ -146,6 +146,22 @@ def run_flask(args: list[str], url: str, env_name: str = "development") -> subpr
     return result
 
 
+def create_database_if_missing(url: str) -> None:
+    """A fresh machine has no cg_bench database: make it (through the server's `postgres`
+    database, with the same user), so that `make bench` runs from a fresh clone."""
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    maintenance = target.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (target.database,)).fetchone():
+            return
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target.database)))
+        print(f"created the database {target.database}")
+
+
 def reset_database(database: str, url: str) -> None:
     """An empty database: a new SQLite file, or a new public schema in PostgreSQL."""
     if database == "sqlite":
@@ -154,6 +170,7 @@ def reset_database(database: str, url: str) -> None:
             Path(str(path) + suffix).unlink(missing_ok=True)
         return
     import psycopg
+    create_database_if_missing(url)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
         conn.execute("CREATE SCHEMA public")

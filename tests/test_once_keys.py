@@ -315,3 +315,20 @@ def test_the_same_form_sent_twice_at_the_same_instant_makes_one(app):
         assert statuses == [302, 302]
         db.session.expire_all()
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Addendum)) == before + 1
+
+
+def test_the_daily_purge_forgets_keys_older_than_a_month(app):
+    from datetime import timedelta
+
+    from app.models import OnceKey, utcnow
+    from tests.conftest import make_client, make_therapist
+
+    person = make_client(make_therapist())
+    db.session.add_all([OnceKey(user_id=person.id, key="k" * 20, action="addendum",
+                                created_at=utcnow() - timedelta(days=31)),
+                        OnceKey(user_id=person.id, key="f" * 20, action="addendum")])
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["purge-deleted"])
+    assert result.exit_code == 0 and "1 old form key(s)" in result.output
+    db.session.expire_all()
+    assert [k.key for k in db.session.scalars(sa.select(OnceKey))] == ["f" * 20]

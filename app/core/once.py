@@ -90,3 +90,21 @@ def earlier(actor: User, key: str | None) -> dict:
     key = usable(key)
     row = db.session.get(OnceKey, (actor.id, key)) if key else None
     return dict(row.made or {}) if row is not None else {}
+
+
+KEPT_DAYS = 30  # a retry comes within minutes; a month is generous
+
+
+def forget_old_keys(now=None) -> int:
+    """Remove keys older than KEPT_DAYS (the daily purge-deleted run); returns how many."""
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from app.models import utcnow
+
+    cutoff = (now or utcnow()) - timedelta(days=KEPT_DAYS)
+    removed = db.session.execute(sa.delete(OnceKey).where(OnceKey.created_at < cutoff)
+                                 .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return removed

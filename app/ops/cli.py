@@ -95,8 +95,12 @@ def send_reminders():
 
 @click.command("purge-deleted")
 def purge_deleted():
-    """Remove for good the tasks and reflections deleted over 30 days ago (for cron; safe to run twice)."""
+    """Remove for good the tasks and reflections deleted over 30 days ago, and forms' one-time
+    keys over 30 days old (for cron; safe to run twice)."""
+    from app.core.once import forget_old_keys
     from app.homework.deletion import purge_deleted as purge
 
     removed = purge()
-    click.echo(f"Purged: {removed['tasks']} deleted task(s), {removed['reflections']} deleted reflection(s).")
+    keys = forget_old_keys()
+    click.echo(f"Purged: {removed['tasks']} deleted task(s), {removed['reflections']} deleted reflection(s), "
+               f"{keys} old form key(s).")

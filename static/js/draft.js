@@ -387,6 +387,7 @@
         retryLater();
       }
       if (again) { again = false; save(); }
+      sendWaitingForm();
     }).catch(function () {
       // No answer (offline, or none in time): it may still have reached the server.
       saving = false;
@@ -395,7 +396,20 @@
       unanswered.push(sent);
       if (resolving) { resolveNext = resolving; }
       retryLater();
+      sendWaitingForm();
     });
+  }
+
+  // "Send" or "Save draft" pressed while an autosave was on its way: the post waits for that
+  // answer, so that it carries the version the autosave made (else this very page would look
+  // like another tab to the server). A conflict found meanwhile is hers to settle first.
+  var waitingSubmit = null;
+  function sendWaitingForm() {
+    if (!waitingSubmit || saving) { return; }
+    var button = waitingSubmit.button;
+    waitingSubmit = null;
+    if (conflict) { return; }
+    if (form.requestSubmit) { form.requestSubmit(button || undefined); } else if (button) { button.click(); } else { form.submit(); }
   }
 
   function retryLater() {
@@ -419,7 +433,13 @@
     schedule(TYPING_PAUSE_MS);
   });
   form.addEventListener("focusout", function () { if (dirty) { save(); } });
-  form.addEventListener("submit", function () {
+  form.addEventListener("submit", function (event) {
+    if (saving) {
+      event.preventDefault();
+      waitingSubmit = { button: event.submitter || null };
+      say("Saving… then sending.");
+      return;
+    }
     submitting = true;
     clearTimeout(timer);
     // The copy stays until the server answers this post; local-copy.js drops it on the page the

@@ -190,3 +190,37 @@ def test_an_autosave_that_gets_no_answer_says_not_saved_yet_within_ten_seconds(a
     assert _saved(task.id) == SECOND
     page.wait_for_function(NO_COPIES)
     page.context.close()
+
+
+def test_sending_while_this_page_autosaves_is_not_a_conflict_with_itself(app, live_server, browser):
+    """Found by CI: "Send" pressed while this page's own autosave was on its way carried the
+    version from before that autosave, and the page was told it conflicted with another tab.
+    The post now waits for the autosave's answer and carries the version it made."""
+    base = live_server
+    client, task, _key = _client_with_a_task()
+    page = new_signed_in_page(browser, base, client, PASSWORD)
+
+    held = []
+
+    def saved_but_unanswered(route):
+        # The autosave reaches the server and is saved; its answer is held back until "Send"
+        # has been pressed.
+        held.append((route, route.fetch()))
+
+    page.route("**/tasks/*/draft", saved_but_unanswered)
+    page.goto(f"{base}/tasks/{task.id}")
+    page.get_by_label(PROMPT).fill("Sent while saving: the walk by the river.")
+    for name, value in (("resentment", "3"), ("closeness", "7"), ("stayed_present", "yes")):
+        page.locator(f"input[name={name}][value='{value}']").check()
+    page.get_by_label(PROMPT).blur()  # the autosave starts
+    page.wait_for_function("() => document.querySelector('[data-save-status]').textContent.includes('Saving')")
+    page.get_by_role("button", name="Send to").first.click()
+    page.wait_for_timeout(300)
+    for route, response in held:
+        route.fulfill(response=response)
+    page.unroute("**/tasks/*/draft")
+    expect(page.get_by_text("Sent to your therapist")).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("also changed in another tab")).to_have_count(0)
+    db.session.expire_all()
+    sent = db.session.scalar(sa.select(Reflection).where(Reflection.assignment_id == task.id))
+    assert sent.status == "submitted" and sent.answers[0].startswith("Sent while saving")
