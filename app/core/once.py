@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from wtforms import HiddenField
 
 from app.extensions import db
-from app.models import OnceKey, User
+from app.models import OnceKey, User, utcnow
 
 _SHAPE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
@@ -97,12 +99,6 @@ KEPT_DAYS = 30  # a retry comes within minutes; a month is generous
 
 def forget_old_keys(now=None) -> int:
     """Remove keys older than KEPT_DAYS (the daily purge-deleted run); returns how many."""
-    from datetime import timedelta
-
-    import sqlalchemy as sa
-
-    from app.models import utcnow
-
     cutoff = (now or utcnow()) - timedelta(days=KEPT_DAYS)
     removed = db.session.execute(sa.delete(OnceKey).where(OnceKey.created_at < cutoff)
                                  .execution_options(synchronize_session=False)).rowcount

@@ -11,7 +11,7 @@ from app.homework.families import SHARING_LABELS, family_name
 from app.homework.reflection_forms import AddendumForm, UrgentForm, reflection_form
 from app.homework.task_forms import DueDateForm
 from app.models import DELETED_DAYS, TASK_OPEN, Assignment, Reflection
-from app.pairs.services import partner_panel
+from app.pairs.seeing import partner_panel
 from app.pairs.turns import turn_of
 from app.web.templating import localtime
 

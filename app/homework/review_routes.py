@@ -10,7 +10,7 @@ from app.homework import review as services
 from app.homework.families import family_name
 from app.homework.review_forms import AnnotationForm, FeedbackForm
 from app.models import DELETED_DAYS, Reflection
-from app.pairs.services import open_shared_reflection
+from app.pairs.seeing import open_shared_reflection
 
 # What the reading view shows with the reflection, loaded with it in one query.
 READING = (joinedload(Reflection.assignment), joinedload(Reflection.author))

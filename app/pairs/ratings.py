@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from app.models import REFLECTION_SUBMITTED, Pair
 
 if TYPE_CHECKING:  # the pair page's rows; not imported at run time, so homework may use gap()
-    from app.pairs.services import PairRow
+    from app.pairs.seeing import PairRow
 
 GAP_TREND_WINDOW = 4  # the trend line reads the last few pair exercises both sent
 

@@ -10,7 +10,7 @@ from app.homework.exercises import assignable_exercises
 from app.homework.families import family_name
 from app.homework.tasks import AssignmentError
 from app.models import Exercise, Pair, PairExercise, PairReply, Reflection
-from app.pairs import bp, ratings, replies, reveal, services, turns
+from app.pairs import bp, ratings, replies, reveal, seeing, services, turns
 from app.pairs.forms import LABEL_SUGGESTIONS, LinkPairForm, PairAssignForm, ReplyEditForm, ReplyForm
 from app.progress.charts import pair_chart
 from app.progress.services import progress_of_each
@@ -55,12 +55,12 @@ def show(pair_id):
     """The therapist's pair page (side by side), or a member's view of her link."""
     pair = policy.get_visible_or_404(Pair, pair_id)
     if policy.is_therapist(current_user):
-        rows = services.pair_overview(current_user, pair)
+        rows = seeing.pair_overview(current_user, pair)
         progress = progress_of_each([m.user for m in pair.members])
         members = [(f"{m.user.name} ({m.label})", progress[m.user_id].points) for m in pair.members]
         return render_template("pairs/show.html", pair=pair, rows=rows,
                                pair_svg=pair_chart("pair-ratings", members),
-                               sessions=services.pair_sessions(current_user, pair),
+                               sessions=seeing.pair_sessions(current_user, pair),
                                table=ratings.ratings_side_by_side(rows, pair),
                                replies=replies.replies_in_pair(current_user,
                                                                [r.pair_exercise.id for r in rows]),
@@ -162,7 +162,7 @@ def assign(pair_id):
 def shared():
     """What her partner has shared with her, always labelled with whose words they are."""
     policy.require_client(current_user)
-    return render_template("pairs/shared.html", **services.partner_feed(current_user))
+    return render_template("pairs/shared.html", **seeing.partner_feed(current_user))
 
 
 @bp.get("/pairs/exercises/<int:pair_exercise_id>/reveal")

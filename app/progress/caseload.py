@@ -11,7 +11,7 @@ from app.extensions import db
 from app.homework.review import review_counts
 from app.homework.tasks import client_tasks
 from app.models import Invitation, User
-from app.pairs.services import pairs_of
+from app.pairs.seeing import pairs_of
 from app.progress.charts import ratings_chart, weekly_chart
 from app.progress.services import dashboard, progress_for, timeline
 from app.therapy_sessions.services import client_sessions

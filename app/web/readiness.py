@@ -64,12 +64,9 @@ def _redis_problem(app: Flask) -> str | None:
 
 
 def _key_problem() -> str | None:
-    try:
-        from app.core import crypto
-    except ImportError:
-        return None
-    check = getattr(crypto, "key_check_problem", None)  # the keys against the data, when built
-    return check() if check else None
+    from app.core import crypto
+
+    return crypto.key_check_problem()  # the keys against the data (app/core/key_check.py)
 
 
 def problems(app: Flask) -> dict[str, str]:
