@@ -3,6 +3,7 @@
 DevelopmentConfig is the default for `make run`; ProductionConfig refuses to start without a
 strong SECRET_KEY; TestingConfig is used by the test suite.
 """
+import base64
 import os
 import secrets
 from datetime import timedelta
@@ -49,6 +50,22 @@ def _dev_secret_key() -> str:
     except FileNotFoundError:
         INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
         key = secrets.token_hex(32)
+        path.write_text(key)
+        return key
+
+
+def _dev_vapid_key() -> str:
+    """A VAPID private key kept in instance/, so that push works under `make run` (localhost is
+    a secure context for the browser) and devices stay subscribed across restarts."""
+    path = INSTANCE_DIR / "dev-vapid-key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        scalar = ec.generate_private_key(ec.SECP256R1()).private_numbers().private_value
+        key = base64.urlsafe_b64encode(scalar.to_bytes(32, "big")).decode().rstrip("=")
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
         path.write_text(key)
         return key
 
@@ -133,8 +150,42 @@ class Config:
     # Without MAIL_SERVER, emails go to the log. Their bodies hold invitation and reset links
     # (tokens), so only development logs them in full; elsewhere only recipient and subject.
     MAIL_LOG_BODIES = False
+    # The outbox (app/notifications/outbox.py): every email and push is written with the change that
+    # causes it and sent afterwards. "thread": by a thread of the web process (development); "worker":
+    # by `flask outbox-worker` (production), woken through Redis when OUTBOX_REDIS_URL is set,
+    # otherwise polling every OUTBOX_POLL_SECONDS. A failed send is tried again after 30 s, 1, 2,
+    # 4 ... minutes (at most 6 h apart), OUTBOX_MAX_ATTEMPTS times in all (about two days).
+    OUTBOX_DELIVERY = os.environ.get("OUTBOX_DELIVERY", "worker")
+    OUTBOX_REDIS_URL = os.environ.get("OUTBOX_REDIS_URL")
+    OUTBOX_POLL_SECONDS = float(os.environ.get("OUTBOX_POLL_SECONDS", "5"))
+    OUTBOX_RETRY_BASE_SECONDS = float(os.environ.get("OUTBOX_RETRY_BASE_SECONDS", "30"))
+    OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "16"))
+    # A claimed item is another worker's to take again after this long (a worker that died).
+    OUTBOX_LEASE_SECONDS = int(os.environ.get("OUTBOX_LEASE_SECONDS", "120"))
+    # The daily digest goes once her own day has reached this hour (and her quiet hours allow).
+    DIGEST_HOUR = int(os.environ.get("DIGEST_HOUR", "8"))
     # Used to build links in emails when there is no request (cron jobs); requests use their own host.
     SERVER_BASE_URL = os.environ.get("SERVER_BASE_URL")
+
+    # Web push (app/notifications/push.py): the practice's VAPID key pair (`flask vapid-keys` makes
+    # one; the public key is derived from the private one, VAPID_PUBLIC_KEY only checked against
+    # it) and a contact for the push services (mailto: or https:). Unset: push is off, the account
+    # page says so, and emails still go. A device's push address must be https on one of
+    # PUSH_SERVICE_HOSTS (comma-separated; "*.domain" for any name under it; "host:port").
+    VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY")
+    VAPID_PUBLIC_KEY = os.environ.get("VAPID_PUBLIC_KEY")
+    VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT")
+    PUSH_SERVICE_HOSTS = _env_list("PUSH_SERVICE_HOSTS") or [
+        "fcm.googleapis.com",                 # Chrome, Edge on Android, Opera, Samsung Internet
+        "updates.push.services.mozilla.com",  # Firefox
+        "push.services.mozilla.com",
+        "*.push.apple.com",                   # Safari (web.push.apple.com)
+        "*.notify.windows.com",               # Edge on Windows
+    ]
+    PUSH_ALLOW_PLAIN_HTTP = False  # tests only (their push service on 127.0.0.1); never in production
+    PUSH_TTL_SECONDS = 24 * 3600   # how long a push service keeps a push for a device that is off
+    PUSH_TIMEOUT_SECONDS = 10
+    PUSH_MAX_DEVICES = 10
 
     ALLOW_DEMO_DATA = True
 
@@ -145,7 +196,10 @@ class DevelopmentConfig(Config):
     ENV_NAME = "development"
     DEBUG = False  # the debugger is never on; errors show the friendly page with an id
     MAIL_LOG_BODIES = True  # `make run` has no mail server: the invitation link is in the log
+    OUTBOX_DELIVERY = os.environ.get("OUTBOX_DELIVERY", "thread")  # `make run` sends with no worker
     SECRET_KEY = Config.SECRET_KEY or _dev_secret_key()
+    VAPID_PRIVATE_KEY = Config.VAPID_PRIVATE_KEY or _dev_vapid_key()
+    VAPID_SUBJECT = Config.VAPID_SUBJECT or "mailto:development@localhost.localdomain"
 
 
 class TestingConfig(Config):
@@ -165,6 +219,9 @@ class TestingConfig(Config):
     LOGIN_RATE_PER_ADDRESS = "100000 per minute"
     LOGIN_RATE_PER_ACCOUNT = "100000 per minute"
     MAIL_SERVER = None
+    OUTBOX_DELIVERY = "thread"  # the tests' emails go through the outbox as in `make run`
+    OUTBOX_REDIS_URL = None
+    VAPID_PRIVATE_KEY = VAPID_PUBLIC_KEY = VAPID_SUBJECT = None  # push tests set their own keys
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 8 * 1024
     ARGON2_PARALLELISM = 1
@@ -179,6 +236,7 @@ class ProductionConfig(Config):
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     ALLOW_DEMO_DATA = False
     PREFERRED_URL_SCHEME = "https"
+    PUSH_ALLOW_PLAIN_HTTP = False  # and app/notifications/push_devices.py ignores it here anyway
 
 
 CONFIGS = {

@@ -39,16 +39,17 @@ def create_app(config_class=None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"], x_proto=1)
 
     # The areas of the practice, each a blueprint; then what wraps every request.
-    from app import accounts, audit, homework, notifications, pairs, progress, therapy_sessions
+    from app import accounts, audit, homework, messages, notifications, pairs, progress, therapy_sessions
     from app.core import crypto
     from app.ops import cli
     from app.web import errors, health, input_guard, templating, trusted_hosts
 
     accounts.init_login_manager(login_manager)
     accounts.init_commands(app)
-    for area in (accounts, homework, pairs, therapy_sessions, progress, notifications, audit, health):
+    for area in (accounts, homework, pairs, therapy_sessions, progress, messages, notifications, audit,
+                 health):
         app.register_blueprint(area.bp)
-    notifications.services.init_app(app)
+    notifications.init_app(app)
     errors.init_app(app)
     input_guard.init_app(app)
     trusted_hosts.init_app(app)

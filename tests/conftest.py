@@ -124,11 +124,14 @@ def _app_kept_rows() -> dict:
 @pytest.fixture
 def app(_app):
     """The application with an empty database and a pushed app context."""
+    from app.notifications.deliverer import wait_until_delivered
+
     saved = dict(_app.config)
     with _app.app_context():
         _clean_tables()
         yield _app
         db.session.remove()
+    wait_until_delivered()  # the outbox's thread is done with this test's emails before the next
     _app.config.clear()
     _app.config.update(saved)
 
@@ -238,10 +241,10 @@ class Mailbox:
 
     @property
     def messages(self) -> list[Message]:
-        """Everything received, once the app's queued emails (sent after the response) are out."""
-        from app.core.mail import wait_until_sent
+        """Everything received, once the outbox's delivery thread has sent what is due."""
+        from app.notifications.deliverer import wait_until_delivered
 
-        assert wait_until_sent(), "queued emails were not sent within 10 seconds"
+        assert wait_until_delivered(), "the outbox did not send its emails within 10 seconds"
         return self._messages
 
     def add(self, raw: bytes) -> None:

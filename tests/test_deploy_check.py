@@ -8,6 +8,7 @@ import secrets
 import pytest
 
 from app import create_app
+from app.notifications.push import generate_vapid_keys
 from config import DevelopmentConfig, ProductionConfig, _env_list
 
 STRONG_KEY = secrets.token_hex(32)
@@ -23,6 +24,8 @@ GOOD = dict(
     ENCRYPTION_KEYS=f"k1:{ENCRYPTION_KEY}", MAIL_SERVER="smtp.example.org", MAIL_LOG_BODIES=False,
     SERVER_BASE_URL="https://care.example.org", PREFERRED_URL_SCHEME="https", RATELIMIT_ENABLED=True,
     RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379", PROXY_FIX_X_FOR=1,
+    OUTBOX_DELIVERY="worker", OUTBOX_REDIS_URL="redis://127.0.0.1:6379/1",
+    VAPID_PRIVATE_KEY=generate_vapid_keys()[0], VAPID_SUBJECT="mailto:practice@example.org",
 )
 
 
@@ -160,3 +163,27 @@ def test_only_development_logs_email_bodies():
     assert DevelopmentConfig.MAIL_LOG_BODIES is True
     assert Config.MAIL_LOG_BODIES is False
     assert TestingConfig.MAIL_LOG_BODIES is False and ProductionConfig.MAIL_LOG_BODIES is False
+
+
+def test_the_outbox_sent_from_the_web_process_or_waiting_long_is_a_warning(app):
+    from datetime import timedelta
+
+    from app.extensions import db
+    from app.models import utcnow
+    from app.notifications.outbox import queue_email
+
+    result = check_deploy(app, OUTBOX_DELIVERY="thread")
+    assert result.exit_code == 0
+    assert any("outbox" in line and "flask outbox-worker" in line for line in lines(result, "WARN"))
+    result = check_deploy(app, VAPID_PRIVATE_KEY=None)
+    assert result.exit_code == 0
+    assert any("push notifications are off: VAPID_PRIVATE_KEY is not set" in line
+               for line in lines(result, "WARN"))
+
+    app.config.update(OUTBOX_DELIVERY="worker", OUTBOX_REDIS_URL=None)  # committing wakes nobody
+    queue_email("someone@example.org", "Hello", "A link", purpose="invitation",
+                not_before=utcnow() - timedelta(minutes=20))
+    db.session.commit()
+    result = check_deploy(app)
+    assert result.exit_code == 0
+    assert any("1 email(s) or push(es) have waited over 15 minutes" in line for line in lines(result, "WARN"))

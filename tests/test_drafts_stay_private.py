@@ -412,7 +412,7 @@ def _build(world: World) -> None:
     sessions.add_agenda_item(priya, "Sleep")
 
     with current_app.test_request_context():
-        invitation, _ = invite_client(ruth, f"new.client.{RUN}@example.org")
+        invitation = invite_client(ruth, f"new.client.{RUN}@example.org")
     world.tokens = [invitation_token(invitation), make_reset_token(iris)]
 
 

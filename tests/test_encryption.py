@@ -42,6 +42,9 @@ LISTED_BY_0010 = {("assignments", "note")}
 LISTED = LISTED_BY_0006 | LISTED_BY_0010
 # 0012: a member's reply after a pair's reveal (a table created encrypted; checked on its own below).
 LISTED_BY_0012 = {("pair_replies", "body")}
+# 0016: messages, and the outbox's bodies (a reset or invitation link carries a token). Checked in
+# tests/test_messages.py and tests/test_outbox.py.
+LISTED_BY_0016 = {("messages", "body"), ("outbox", "body")}
 # One sentinel per place it is written, with non-ASCII text so the UTF-8 round trip is exercised.
 MARK = "Zebrafish-" + secrets.token_hex(4)
 
@@ -170,7 +173,8 @@ def assert_task_notes_read_back(world) -> None:
 # --- what is encrypted ------------------------------------------------------------------------
 
 def test_exactly_the_listed_free_text_columns_are_encrypted(app):
-    assert {(c.table.name, c.name) for c in encrypted_columns(db.metadata)} == LISTED | LISTED_BY_0012
+    assert {(c.table.name, c.name) for c in encrypted_columns(db.metadata)} == \
+        LISTED | LISTED_BY_0012 | LISTED_BY_0016
 
 
 def test_a_reply_after_the_reveal_is_stored_encrypted(app):

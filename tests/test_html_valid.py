@@ -176,7 +176,7 @@ def _anonymous_pages(app, pages: list[Page]) -> None:
     reset_url = f"/reset/{make_reset_token(ruth)}"
     _post_form(client, label, pages, reset_url, {"password": "short", "confirm": "different"})
     with app.test_request_context():
-        invitation, _ = invite_client(ruth, "new.person@example.com")
+        invitation = invite_client(ruth, "new.person@example.com")
         accept_url = f"/invitations/accept/{invitation_token(invitation)}"
     _post_form(client, label, pages, accept_url, {})
 
@@ -199,12 +199,15 @@ def _form_errors(client, user: User, pages: list[Page]) -> None:
         if pair_id is not None:
             _post_form(client, label, pages, f"/pairs/{pair_id}/assign", {})
             _post_form(client, label, pages, f"/pairs/{pair_id}/sessions/new", {})
+            _post_form(client, label, pages, f"/messages/pairs/{pair_id}", {"body": ""})
+        _post_form(client, label, pages, f"/messages/clients/{client_ids[0]}", {"body": " "})
         _keep(pages, f"{label} GET /home (wrong role)", client.get("/home"))
     else:
         task_id = db.session.scalar(sa.select(Assignment.id).where(
             Assignment.client_id == user.id, Assignment.status == "open").order_by(Assignment.id).limit(1))
         if task_id is not None:
             _post_form(client, label, pages, f"/tasks/{task_id}", {"resentment": "99", "action": "save"})
+        _post_form(client, label, pages, f"/messages/clients/{user.id}", {"body": ""})
         _keep(pages, f"{label} GET /caseload (wrong role)", client.get("/caseload"))
     _keep(pages, f"{label} GET /reflections/999999 (not found)", client.get("/reflections/999999"))
 

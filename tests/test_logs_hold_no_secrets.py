@@ -20,6 +20,7 @@ import app.core.mail as mail
 import tests.conftest as conftest
 from app.extensions import db
 from app.models import Invitation, User
+from app.notifications.deliverer import wait_until_delivered
 from app.web.log_hygiene import RedactTokens, redact
 from tests.builders_homework import assign
 from tests.conftest import PASSWORD, login, make_therapist
@@ -50,16 +51,16 @@ def outbox(monkeypatch):
     sent = []
     original = mail.send_email
 
-    def spy(to, subject, body):
+    def spy(to, subject, body, message_id=None):
         sent.append((to, subject, body))
-        return original(to, subject, body)
+        return original(to, subject, body, message_id)
 
     monkeypatch.setattr(mail, "send_email", spy)
     return sent
 
 
 def link_token(sent, to: str, path: str) -> str:
-    assert mail.wait_until_sent()  # a reset link goes after the response (core/mail.send_later)
+    assert wait_until_delivered()  # a reset link goes through the outbox, after the response
     bodies = [body for recipient, _, body in sent if recipient == to]
     assert bodies, f"no email to {to}"
     match = re.search(re.escape(path) + r"([^\s/]+)", bodies[-1])

@@ -37,7 +37,7 @@ def test_an_invitation_always_makes_a_client_of_the_inviting_therapist(app, peop
     from app.accounts.invitations import invitation_token, invite_client
 
     with current_app.test_request_context():
-        invitation, _ = invite_client(people["therapist"], "newcomer@example.org")
+        invitation = invite_client(people["therapist"], "newcomer@example.org")
     token = invitation_token(invitation)
     browser = app.test_client()
     browser.post(f"/invitations/accept/{token}", data={

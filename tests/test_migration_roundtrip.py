@@ -235,6 +235,21 @@ def populate() -> None:
                        for n in range(AGENDA_ITEMS))
     c.email_notifications = True
     w["same_therapist_client"].closed_at = now
+    # 0016: a message thread with a reply to feedback and its read state, a push device, quiet
+    # hours, the digest and a therapist's message hours (the outbox holds the emails queued above).
+    from app.models import Message, MessageRead, MessageThread, PushSubscription
+    thread = MessageThread(therapist_id=t.id, client_id=c.id, last_message_at=now)
+    db.session.add(thread)
+    db.session.flush()
+    message = Message(thread_id=thread.id, author_id=c.id, body=f"A message: {awkward}",
+                      reflection_id=w["reflection"].id)
+    db.session.add(message)
+    db.session.flush()
+    db.session.add(MessageRead(thread_id=thread.id, user_id=t.id, read_up_to=message.id))
+    db.session.add(PushSubscription(user_id=c.id, endpoint="https://fcm.googleapis.com/fcm/send/rt-1",
+                                    p256dh="B" + "A" * 86, auth="A" * 22, device="Firefox on Linux"))
+    c.quiet_from, c.quiet_until, c.email_digest = time(21), time(7, 30), True
+    t.message_hours = f"Weekday mornings. {awkward}"
     db.session.commit()
     db.session.remove()
     # The key check value of the configured key, as a server's start writes it (0014).

@@ -8,7 +8,7 @@ from flask_login import AnonymousUserMixin
 
 from app import policy
 from app.extensions import db
-from app.models import Assignment, Exercise, Invitation, Reflection, User
+from app.models import Assignment, Exercise, Invitation, MessageThread, PushSubscription, Reflection, User
 from tests.conftest import make_client
 from tests.world import build_world
 
@@ -82,6 +82,77 @@ def _reply_revealed(world):
 EXTRAS = {"pending_pair": _pending_pair, "free_client": _free_client, "pair_exercise": _pair_exercise,
           "pair_exercise_both_sent": _pair_exercise_both_sent,
           "shared_reflection_revealed": _shared_reflection_revealed, "reply_revealed": _reply_revealed}
+
+
+# Secure messages: threads are made by their first message, so the world holds none until asked.
+def _client_thread(world):
+    """C's thread with T, with one message of C's."""
+    from app.messages.threads import thread_with_client, write_message
+    thread = thread_with_client(world["client"])
+    write_message(world["client"], thread, "Hello.")
+    return thread_with_client(world["client"])
+
+
+def _unstored_client_thread(world):
+    """C's thread before anyone has written in it (not stored yet): the same rules answer."""
+    from app.messages.threads import thread_with_client
+    return thread_with_client(world["client"])
+
+
+def _pair_thread(world):
+    """The thread of C and P (linked) with T, with one message of P's."""
+    from app.messages.threads import thread_with_pair, write_message
+    write_message(world["partner"], thread_with_pair(world["pair"]), "Hello both.")
+    return thread_with_pair(world["pair"])
+
+
+def _ended_pair_thread(world):
+    """That thread once P has left the pair: closed to both members, kept for T."""
+    from app.pairs.services import leave_pair
+    thread = _pair_thread(world)
+    leave_pair(world["partner"], world["pair"])
+    return thread
+
+
+def _pending_pair_thread(world):
+    """The thread of a link nobody has answered yet (not stored: nobody can write in it)."""
+    from app.messages.threads import thread_with_pair
+    return thread_with_pair(_pending_pair(world))
+
+
+def _closed_client_thread(world):
+    """C's thread once her account is closed: T reads it, nobody writes in it."""
+    from app.models import utcnow
+    thread = _client_thread(world)
+    world["client"].closed_at = utcnow()
+    db.session.commit()
+    return thread
+
+
+def _reflection_with_feedback(world):
+    """C's sent reflection once T has written feedback on it."""
+    from app.homework.review import give_feedback
+    give_feedback(world["therapist"], world["reflection"], "Well noticed.", mark_reviewed=True)
+    return world["reflection"]
+
+
+EXTRAS.update({"client_thread": _client_thread, "unstored_client_thread": _unstored_client_thread,
+               "pair_thread": _pair_thread, "ended_pair_thread": _ended_pair_thread,
+               "pending_pair_thread": _pending_pair_thread, "closed_client_thread": _closed_client_thread,
+               "reflection_with_feedback": _reflection_with_feedback})
+
+
+def _push_device(world):
+    """A device C turned push on for."""
+    from app.extensions import db
+    device = PushSubscription(user_id=world["client"].id, endpoint="https://fcm.googleapis.com/fcm/send/policy",
+                              p256dh="B" + "A" * 86, auth="A" * 22)
+    db.session.add(device)
+    db.session.commit()
+    return device
+
+
+EXTRAS["push_device"] = _push_device
 
 
 def target(world, key):
@@ -281,6 +352,33 @@ MATRIX = [
                                                   other_therapist=False, other_client=False,
                                                   anonymous=False)),
 ]
+# Secure messages: C's thread is hers and her therapist's (stored or not yet); a pair's thread its
+# linked members' and their therapist's; an ended pair's thread only the therapist's to read, and
+# nobody's to write in; a closed account gets no more messages. Only the author answers feedback,
+# and only where there is feedback.
+MESSAGE_CLIENT_THREAD = row(client=True, same_therapist_client=False, therapist=True, other_therapist=False,
+                            other_client=False, anonymous=False)
+MESSAGE_PAIR_THREAD = row(client=True, partner=True, same_therapist_client=False, therapist=True,
+                          other_therapist=False, other_client=False, anonymous=False)
+MATRIX += [
+    ("can_read_thread", "client_thread", MESSAGE_CLIENT_THREAD),
+    ("can_read_thread", "unstored_client_thread", MESSAGE_CLIENT_THREAD),
+    ("can_read_thread", "pair_thread", MESSAGE_PAIR_THREAD),
+    ("can_read_thread", "ended_pair_thread", ONLY_THE_THERAPIST),
+    ("can_read_thread", "pending_pair_thread", ONLY_THE_THERAPIST),
+    ("can_read_thread", "closed_client_thread", ONLY_THE_THERAPIST),
+    ("can_write_in_thread", "client_thread", MESSAGE_CLIENT_THREAD),
+    ("can_write_in_thread", "unstored_client_thread", MESSAGE_CLIENT_THREAD),
+    ("can_write_in_thread", "pair_thread", MESSAGE_PAIR_THREAD),
+    ("can_write_in_thread", "ended_pair_thread", NOBODY),
+    ("can_write_in_thread", "pending_pair_thread", NOBODY),
+    ("can_write_in_thread", "closed_client_thread", NOBODY),
+    ("can_reply_to_feedback", "reflection", NOBODY),  # no feedback yet
+    ("can_reply_to_feedback", "reflection_with_feedback", row(client=True, same_therapist_client=False,
+                                                              therapist=False, other_therapist=False,
+                                                              other_client=False, anonymous=False)),
+    ("can_reply_to_feedback", "draft", NOBODY),
+]
 
 # Rules the matrix cannot hold, each with why and the tests that cover it instead.
 OUTSIDE_THE_MATRIX = {
@@ -359,12 +457,20 @@ SCOPES = [
     ("visible_reflections", Reflection, "draft", row(client=True, same_therapist_client=False,
                                                      therapist=False, other_therapist=False,
                                                      other_client=False, anonymous=False)),
+    ("visible_threads", MessageThread, "client_thread", MESSAGE_CLIENT_THREAD),
+    ("visible_threads", MessageThread, "pair_thread", MESSAGE_PAIR_THREAD),
+    ("visible_threads", MessageThread, "ended_pair_thread", ONLY_THE_THERAPIST),
+    ("visible_threads", MessageThread, "closed_client_thread", ONLY_THE_THERAPIST),
+    # Her devices: hers alone, not even her therapist's to see.
+    ("visible_push_devices", PushSubscription, "push_device", row(
+        client=True, same_therapist_client=False, therapist=False, other_therapist=False,
+        other_client=False, anonymous=False)),
 ]
 
 
 @pytest.mark.parametrize("scope,model,key,expected", SCOPES, ids=[f"{s}-{k}" for s, _, k, _ in SCOPES])
 def test_query_scopes_agree_with_the_rules(world, scope, model, key, expected):
-    target_id = world[key].id
+    target_id = target(world, key).id
     got = {}
     for actor in ACTORS:
         query = getattr(policy, scope)(world[actor]).where(model.id == target_id)

@@ -243,6 +243,48 @@ ROUTES.update({
                                 expect(client=200, same_therapist_client=200, other_client=200,
                                        therapist=403, other_therapist=403)),
 })
+# Secure messages: C's thread is hers and T's; the pair's thread its members' (while linked) and
+# T's. A form sent without a message answers 400 ("Write your message"), nothing stored. The reply
+# to feedback on C's reflection: it has no feedback in this world, so C goes to her messages.
+ROUTES.update({
+    "messages.index": ("GET", "/messages", expect(client=200, same_therapist_client=200, other_client=200,
+                                                  therapist=200, other_therapist=200)),
+    "messages.client_thread": ("GET", "/messages/clients/{client}",
+                               expect(client=200, same_therapist_client=404, other_client=404,
+                                      therapist=200, other_therapist=404)),
+    "messages.write_to_client": ("POST", "/messages/clients/{client}",
+                                 expect(client=400, same_therapist_client=404, other_client=404,
+                                        therapist=400, other_therapist=404)),
+    "messages.pair_thread": ("GET", "/messages/pairs/{pair}",
+                             expect(client=200, partner=200, same_therapist_client=404, other_client=404,
+                                    therapist=200, other_therapist=404)),
+    "messages.write_to_pair": ("POST", "/messages/pairs/{pair}",
+                               expect(client=400, partner=400, same_therapist_client=404,
+                                      other_client=404, therapist=400, other_therapist=404)),
+    "messages.hours": ("POST", "/messages/hours", expect(client=403, same_therapist_client=403,
+                                                         other_client=403, therapist=302,
+                                                         other_therapist=302)),
+    "messages.about": ("GET", "/messages/about/{reflection}",
+                       expect(client=302, same_therapist_client=404, other_client=404, therapist=403,
+                              other_therapist=404)),
+    "messages.about#shared": ("GET", "/messages/about/{shared_reflection}",
+                              expect(client=302, partner=302, same_therapist_client=404,
+                                     other_client=404, therapist=403, other_therapist=404)),
+})
+# Web push: every signed-in person turns it on and off for her own devices. The tests' config
+# has no VAPID keys, so turning it on answers 409 "not set up at this practice" (tests/test_push.py
+# covers it set up); turning off a device that is not hers says so and changes nothing.
+ROUTES.update({
+    "notifications.push_subscribe": ("POST", "/account/push",
+                                     expect(client=409, same_therapist_client=409, other_client=409,
+                                            therapist=409, other_therapist=409)),
+    "notifications.push_unsubscribe": ("POST", "/account/push/off",
+                                       expect(client=302, same_therapist_client=302, other_client=302,
+                                              therapist=302, other_therapist=302)),
+    "notifications.service_worker": ("GET", "/sw.js", expect(200, client=200, same_therapist_client=200,
+                                                             other_client=200, therapist=200,
+                                                             other_therapist=200)),
+})
 PUBLIC_ASSETS = {"static"}
 
 

@@ -272,6 +272,8 @@ NO_RULE = {
     "accounts.disable_two_factor": "her own two-factor sign-in",
     "accounts.send_two_factor_link": "her own two-factor sign-in (the link to her own email)",
     "notifications.read_all": "her own notifications",
+    "notifications.push_subscribe": "push on for the browser she is using (push.js posts it)",
+    "notifications.push_unsubscribe": "push off for one of her own devices (another's: refused alike)",
 }
 
 # Actions shown to everyone who may see the page: (endpoint, template) -> (rules, page, why).

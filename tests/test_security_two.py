@@ -142,8 +142,8 @@ def test_reset_sends_at_most_a_few_links_an_hour_and_answers_the_same(fresh_limi
 
     threads = []
     original = mail.send_email
-    monkeypatch.setattr(mail, "send_email", lambda *a: threads.append(threading.current_thread().name)
-                        or original(*a))
+    monkeypatch.setattr(mail, "send_email", lambda *a, **k: threads.append(threading.current_thread().name)
+                        or original(*a, **k))
     person = make_client(make_therapist())
     answers = set()
     for email in [person.email] * 40 + ["nobody.here@example.org"] * 3:
@@ -152,7 +152,7 @@ def test_reset_sends_at_most_a_few_links_an_hour_and_answers_the_same(fresh_limi
     assert len(answers) == 1
     assert len(mailbox.to(person.email)) == RESET_EMAILS_PER_HOUR
     assert not mailbox.to("nobody.here@example.org")
-    assert threads and set(threads) == {"common-ground-mail"}  # never sent inside the request
+    assert threads and set(threads) == {"common-ground-outbox"}  # never sent inside the request
     audited = db.session.scalars(sa.select(AuditEvent.action).where(AuditEvent.action.like("password_reset%"))).all()
     assert audited.count("password_reset_requested") == RESET_EMAILS_PER_HOUR
     assert audited.count("password_reset_throttled") == 40 - RESET_EMAILS_PER_HOUR

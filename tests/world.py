@@ -38,7 +38,7 @@ def build_world() -> dict:
     reflection, _ = submit_reflection(c, submitted_task, ["It went well."], ratings)
     draft = save_draft(c, draft_task, ["Half a thought"], {})
     with current_app.test_request_context():
-        invitation, _ = invite_client(t, "new.client@example.org")
+        invitation = invite_client(t, "new.client@example.org")
 
     # C and her partner P (another client of T), linked with both members' consent; C shares
     # one reflection of a pair exercise (not revealed-together), and keeps `reflection` private.

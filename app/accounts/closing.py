@@ -1,12 +1,13 @@
 """Closing a client's account when therapy ends: she can no longer sign in; the record stays."""
 from __future__ import annotations
 
+import sqlalchemy as sa
 from werkzeug.exceptions import Forbidden
 
 from app import audit, policy
 from app.accounts import login_sessions
 from app.extensions import db
-from app.models import User, utcnow
+from app.models import Notification, PairMember, PushSubscription, User, utcnow
 
 
 def close_account(therapist: User, client: User) -> None:
@@ -17,5 +18,14 @@ def close_account(therapist: User, client: User) -> None:
         client.closed_at = utcnow()
         client.session_token = None
         login_sessions.end_other_sessions(client)
+        # Her devices are told nothing more (what the outbox still holds for her is dropped).
+        db.session.execute(sa.delete(PushSubscription).where(PushSubscription.user_id == client.id))
+        # Her pair's conversation is closed to its members now: its "new message" notices go.
+        pair_links = [f"/messages/pairs/{pair_id}" for pair_id in db.session.scalars(
+            sa.select(PairMember.pair_id).where(PairMember.user_id == client.id))]
+        if pair_links:
+            db.session.execute(sa.delete(Notification).where(
+                Notification.kind == "new_message", Notification.link.in_(pair_links),
+                Notification.user_id != therapist.id).execution_options(synchronize_session=False))
         audit.record(therapist, "account_closed", client, client)
         db.session.commit()

@@ -11,9 +11,9 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from app import audit
 from app.core.links import external_url
-from app.core.mail import send_later
 from app.extensions import db
 from app.models import User
+from app.notifications.outbox import queue_email
 
 ENROL_SALT = "common-ground-two-factor-enrolment"
 LINK_MINUTES = 30
@@ -43,11 +43,12 @@ def send_link(user: User, force: bool = False) -> bool:
     if time.time() - sent_at < RESEND_SECONDS or (sent_at and not force):
         return False
     token = _serializer().dumps({"u": user.id})
-    send_later(user.email, "Confirm setting up two-factor sign-in",
-               f"Hello {user.name},\n\nTo set up two-factor sign-in for your Common Ground account, "
-               f"open this link within {LINK_MINUTES} minutes, signed in as yourself:\n\n"
-               f"{external_url('accounts.confirm_two_factor_enrolment', token=token)}\n\n"
-               "If you did not ask for this, someone may know your password: change it now.\n")
+    queue_email(user.email, "Confirm setting up two-factor sign-in",
+                f"Hello {user.name},\n\nTo set up two-factor sign-in for your Common Ground account, "
+                f"open this link within {LINK_MINUTES} minutes, signed in as yourself:\n\n"
+                f"{external_url('accounts.confirm_two_factor_enrolment', token=token)}\n\n"
+                "If you did not ask for this, someone may know your password: change it now.\n",
+                purpose="two_factor", user=user)
     session[_SENT] = {str(user.id): time.time()}
     audit.record(user, "two_factor_enrolment_link_sent", user)
     db.session.commit()

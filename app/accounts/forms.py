@@ -1,5 +1,14 @@
 """Forms for signing in and managing one's password."""
-from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField, SubmitField
+from wtforms import (
+    BooleanField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+    TimeField,
+)
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.core.forms import EMAIL_MAX, PASSWORD_MAX, AppForm, new_password_fields
@@ -61,6 +70,14 @@ class AccountForm(AppForm):
     email_notifications = BooleanField(
         "Email me when there is something new",
         description="The email only says that something is new, never what, with a link to sign in.")
+    email_digest = RadioField("How often", default="each", choices=[
+        SelectChoice("each", "An email each time"),
+        SelectChoice("daily", "One email a day, in the morning, saying how many things are new"),
+    ], validators=[Optional()])
+    quiet_from = TimeField("Quiet from", validators=[Optional()],
+                           description="No emails or notifications on your devices between these "
+                                       "two times; what is new waits until they end.")
+    quiet_until = TimeField("Quiet until", validators=[Optional()])
     submit = SubmitField("Save")
 
 

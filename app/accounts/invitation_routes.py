@@ -18,16 +18,12 @@ def new():
     form = InviteForm()
     if form.validate_on_submit():
         try:
-            invitation, sent = services.invite_client(current_user, form.email.data, form.once_key())
+            invitation = services.invite_client(current_user, form.email.data, form.once_key())
         except services.InvitationError as exc:
             form.email.errors.append(str(exc))
         else:
-            if sent:
-                flash(f"Invitation sent to {invitation.email}. You can also copy its link below.",
-                      "success")
-            else:
-                flash("The invitation is ready, but the email could not be sent. Copy its link "
-                      "below and give it to your client another way.", "warning")
+            flash(f"The invitation is on its way to {invitation.email}. You can also copy its "
+                  "link below.", "success")
             return redirect(url_for("progress.caseload", _anchor=f"invitation-{invitation.id}"))
     return render_template("accounts/invitations/new.html", form=form)
 
@@ -39,13 +35,11 @@ def resend(invitation_id):
     invitation = policy.get_visible_or_404(Invitation, invitation_id)
     if CsrfForm().validate_on_submit():
         try:
-            sent = services.resend_invitation(current_user, invitation)
+            services.resend_invitation(current_user, invitation)
         except services.InvitationError as exc:
             flash(str(exc), "error")
         else:
-            flash(f"Sent again to {invitation.email}." if sent else
-                  "The email could not be sent; the link below still works.",
-                  "success" if sent else "warning")
+            flash(f"The invitation is on its way again to {invitation.email}.", "success")
     return redirect(url_for("progress.caseload", _anchor=f"invitation-{invitation.id}"))
 
 

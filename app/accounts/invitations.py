@@ -16,9 +16,9 @@ from app.accounts import login_sessions as sessions
 from app.accounts.services import normalise_email
 from app.core import once, passwords
 from app.core.links import external_url
-from app.core.mail import try_send_email
 from app.extensions import db
 from app.models import ROLE_CLIENT, Invitation, User, utcnow
+from app.notifications.outbox import queue_email
 
 INVITATION_SALT = "common-ground-invitation"
 
@@ -44,35 +44,35 @@ def invitation_link(invitation: Invitation) -> str:
     return external_url("accounts.accept_invitation", token=invitation_token(invitation))
 
 
-def _send(invitation: Invitation) -> bool:
+def _send(invitation: Invitation) -> None:
+    """Queue the invitation email in the caller's transaction (the outbox sends it, and tries
+    again while the mail server is down; the caseload shows how it went)."""
     therapist = invitation.therapist
     therapist_name = " ".join(therapist.name.split())  # no line breaks in a mail header
     # Round up: a 7-day link checked a moment after it was made has 6 days and 23:59 left.
     days = max(1, math.ceil((invitation.expires_at - utcnow()) / timedelta(days=1)))
     if _has_account(invitation.email):
-        sent = _send_to_existing_account(invitation, therapist_name)
+        _send_to_existing_account(invitation, therapist_name)
     else:
-        sent = try_send_email(
+        queue_email(
             invitation.email,
             f"{therapist_name} invites you to Common Ground",
             f"Hello,\n\n{therapist_name} has invited you to Common Ground, the private space where "
             "you will find the exercises you agree on together and write your reflections between "
             f"sessions.\n\nOpen this link to choose your password (it works once, for {days} days):\n\n"
             f"{invitation_link(invitation)}\n\nIf you were not expecting this, you can ignore it.\n",
+            purpose="invitation",
         )
-    if sent:
-        invitation.last_sent_at = utcnow()
-    return sent
+    invitation.last_sent_at = utcnow()
 
 
-def invite_client(therapist: User, email: str, once_key: str | None = None) -> tuple[Invitation, bool]:
-    """Create an invitation and email it; returns it and whether the email went out. The same
-    form posted again (its one-time key) sends nothing and answers as the first did."""
+def invite_client(therapist: User, email: str, once_key: str | None = None) -> Invitation:
+    """Create an invitation and queue its email. The same form posted again (its one-time key)
+    sends nothing and answers as the first did."""
     if not policy.can_invite_clients(therapist):
         raise Forbidden()
     if not once.first_time(therapist, once_key, "invitation_created"):
-        made = once.earlier(therapist, once_key)
-        return db.session.get(Invitation, made["id"]), made["sent"]
+        return db.session.get(Invitation, once.earlier(therapist, once_key)["id"])
     email = normalise_email(email)
     pending = db.session.scalars(
         policy.visible_invitations(therapist).where(Invitation.email == email)
@@ -91,21 +91,21 @@ def invite_client(therapist: User, email: str, once_key: str | None = None) -> t
     db.session.add(invitation)
     db.session.flush()
     audit.record(therapist, "invitation_created", None, invitation)
-    sent = _send(invitation)
-    once.remember(therapist, once_key, id=invitation.id, sent=sent)
+    _send(invitation)
+    once.remember(therapist, once_key, id=invitation.id)
     db.session.commit()
-    return invitation, sent
+    return invitation
 
 
 def _has_account(email: str) -> bool:
     return db.session.scalar(sa.select(User.id).where(User.email == email)) is not None
 
 
-def _send_to_existing_account(invitation: Invitation, therapist_name: str) -> bool:
+def _send_to_existing_account(invitation: Invitation, therapist_name: str) -> None:
     """The address already has an account: its owner is told, and nothing is set up. The
     therapist reads the same answer as for a new address (whose account it is, or whether
     there is one, is never hers to learn from an invitation)."""
-    return try_send_email(
+    queue_email(
         invitation.email,
         f"{therapist_name} invites you to Common Ground",
         f"Hello,\n\n{therapist_name} has invited this address to Common Ground. You already have "
@@ -113,20 +113,20 @@ def _send_to_existing_account(invitation: Invitation, therapist_name: str) -> bo
         f"it: sign in as usual at\n\n{external_url('accounts.login')}\n\nIf you would like to "
         f"work with {therapist_name} in Common Ground, tell them so; if you did not expect this, "
         "you can ignore this email.\n",
+        purpose="invitation",
     )
 
 
-def resend_invitation(therapist: User, invitation: Invitation) -> bool:
+def resend_invitation(therapist: User, invitation: Invitation) -> None:
     """Email the link again and give it a fresh lifetime."""
     if not policy.can_manage_invitation(therapist, invitation):
         raise Forbidden()
     if invitation.accepted_at or invitation.revoked_at:
         raise InvitationError("This invitation is no longer open; invite the address again.")
     invitation.expires_at = utcnow() + current_app.config["INVITATION_LIFETIME"]
-    sent = _send(invitation)
+    _send(invitation)
     audit.record(therapist, "invitation_resent", None, invitation)
     db.session.commit()
-    return sent
 
 
 def revoke_invitation(therapist: User, invitation: Invitation) -> None:

@@ -69,18 +69,24 @@ def load_user(user_id_and_token: str) -> User | None:
     user_id, _, token = (user_id_and_token or "").partition(":")
     if not user_id.isdigit() or not token:
         return None
-    # Her unread notifications (the badge on every page) come in the same round trip.
+    # Her unread notifications, and among them her conversations with a new message (one notice
+    # per thread until she opens it: app/messages/threads.py), the badges on every page, come in
+    # the same round trip.
     unread = (sa.select(sa.func.count(Notification.id))
               .where(Notification.user_id == User.id, Notification.read_at.is_(None))
               .scalar_subquery())
+    unread_threads = (sa.select(sa.func.count(Notification.id))
+                      .where(Notification.user_id == User.id, Notification.read_at.is_(None),
+                             Notification.kind == "new_message")
+                      .scalar_subquery())
     row = db.session.execute(
-        sa.select(LoginSession, User, unread)
+        sa.select(LoginSession, User, unread, unread_threads)
         .join(User, User.id == LoginSession.user_id)
         .where(LoginSession.token_hash == _hash(token), User.id == int(user_id))
     ).first()
     if row is None:
         return None
-    login_session, user, unread_count = row
+    login_session, user, unread_count, unread_messages = row
     now = utcnow()
     if not _is_live(login_session, now) or not user.is_active:
         return None
@@ -89,6 +95,7 @@ def load_user(user_id_and_token: str) -> User | None:
         db.session.commit()
     user.session_token = token
     user.unread_notifications = unread_count
+    user.unread_messages = unread_messages
     return user
 
 

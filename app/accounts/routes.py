@@ -185,11 +185,17 @@ def change_password():
 def account():
     """One's own name, pronouns and time zone."""
     form = AccountForm(obj=current_user)
+    if not form.is_submitted():
+        form.email_digest.data = "daily" if current_user.email_digest else "each"
     form.timezone.choices = choose_first(timezone_choices())
     if form.validate_on_submit():
         try:
             services.update_account(current_user, form.name.data, form.timezone.data,
-                                    form.email_notifications.data, form.pronouns.data or "")
+                                    form.email_notifications.data, form.pronouns.data or "",
+                                    email_digest=(form.email_digest.data == "daily"
+                                                  if form.email_digest.raw_data else None),
+                                    quiet=((form.quiet_from.data, form.quiet_until.data)
+                                           if form.quiet_from.raw_data or form.quiet_until.raw_data else None))
         except services.AccountError as exc:
             getattr(form, exc.field).errors.append(str(exc))
         else:

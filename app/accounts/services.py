@@ -17,10 +17,10 @@ from app import audit
 from app.accounts import login_sessions as sessions
 from app.core import passwords
 from app.core.links import external_url
-from app.core.mail import send_later
 from app.extensions import db, limiter
 from app.models import User, utcnow
 from app.models.accounts import PRONOUNS
+from app.notifications.outbox import queue_email
 
 RESET_SALT = "common-ground-password-reset"
 log = logging.getLogger("common_ground.accounts")
@@ -101,12 +101,12 @@ def record_failed_attempt(user: User, action: str, count: bool = True) -> None:
 
 
 def _tell_owner_of_lock(user: User, minutes: int) -> None:
-    send_later(user.email, "Your Common Ground account is paused for a while",
-               f"Hello {user.name},\n\nSomeone tried to sign in to your Common Ground account and got "
-               f"the password or the code wrong several times, so for your safety the account is "
-               f"paused for {minutes} minute{'s' if minutes != 1 else ''}. Nothing was opened.\n\n"
-               "If it was you, wait and try again. If it was not, choose a new password:\n\n"
-               f"{external_url('accounts.forgot_password')}\n")
+    queue_email(user.email, "Your Common Ground account is paused for a while",
+                f"Hello {user.name},\n\nSomeone tried to sign in to your Common Ground account and got "
+                f"the password or the code wrong several times, so for your safety the account is "
+                f"paused for {minutes} minute{'s' if minutes != 1 else ''}. Nothing was opened.\n\n"
+                "If it was you, wait and try again. If it was not, choose a new password:\n\n"
+                f"{external_url('accounts.forgot_password')}\n", purpose="account_paused", user=user)
 
 
 def sign_in(user: User) -> None:
@@ -171,11 +171,11 @@ def request_password_reset(email: str) -> None:
     else:
         action = "password_reset_requested"
         minutes = int(current_app.config["PASSWORD_RESET_LIFETIME"].total_seconds() // 60)
-        send_later(owner.email, "Reset your Common Ground password",
-                   f"Hello {owner.name},\n\nSomeone (we hope you) asked to reset your Common Ground "
-                   f"password.\nOpen this link within {minutes} minutes to choose a new one:\n\n{link}\n\n"
-                   "The link works once. If you did not ask for this, you can ignore this email; "
-                   "your password stays as it is.\n")
+        queue_email(owner.email, "Reset your Common Ground password",
+                    f"Hello {owner.name},\n\nSomeone (we hope you) asked to reset your Common Ground "
+                    f"password.\nOpen this link within {minutes} minutes to choose a new one:\n\n{link}\n\n"
+                    "The link works once. If you did not ask for this, you can ignore this email; "
+                    "your password stays as it is.\n", purpose="reset", user=owner)
     audit.record(None, action, owner)
     db.session.commit()
 
@@ -225,8 +225,11 @@ def reset_password(token: str, new_password: str) -> User:
 
 
 def update_account(user: User, name: str, timezone: str, email_notifications: bool = False,
-                   pronouns: str | None = None) -> None:
-    """Change one's display name, pronouns, time zone and email preference."""
+                   pronouns: str | None = None, *, email_digest: bool | None = None,
+                   quiet: tuple | None = None) -> None:
+    """Change one's display name, pronouns, time zone and how she is told of new things:
+    email at all, each time or once a day (`email_digest`), and her quiet hours (`quiet`: a
+    (from, until) pair of times, both or neither)."""
     from zoneinfo import available_timezones
 
     name = " ".join((name or "").split())
@@ -238,6 +241,17 @@ def update_account(user: User, name: str, timezone: str, email_notifications: bo
         if pronouns not in PRONOUNS and pronouns != "":
             raise AccountError("Please choose from the list.", field="pronouns")
         user.pronouns = pronouns
+    if quiet is not None:
+        start, end = quiet
+        if (start is None) != (end is None):
+            raise AccountError("Give both times of your quiet hours, or neither.",
+                               field="quiet_until" if end is None else "quiet_from")
+        if start is not None and start == end:
+            raise AccountError("Quiet hours need to end at another time than they start.",
+                               field="quiet_until")
+        user.quiet_from, user.quiet_until = start, end
+    if email_digest is not None:
+        user.email_digest = email_digest
     user.name = name
     user.timezone = timezone
     user.email_notifications = bool(email_notifications)

@@ -69,6 +69,12 @@ ACTION_LABELS = {
     "agenda_item_added": "Added something to bring up",
     "agenda_item_ticked": "Ticked off an agenda item",
     "agenda_item_reopened": "Reopened an agenda item",
+    "read_messages": "Read the messages",
+    "message_sent": "Sent a message",
+    "message_hours_changed": "Changed when messages are read",
+    "push_turned_on": "Turned on notifications on a device",
+    "push_turned_off": "Turned off notifications on a device",
+    "push_moved_from_another_account": "Took over a device's notifications from another account",
 }
 
 # What a client is told about someone else's action in her record. Reads are always shown (an
@@ -100,6 +106,8 @@ CLIENT_LABELS = {
     "pair_proposed": "proposed a pair link for you to accept or decline",
     "reflection_share_ended_with_pair": "ended your pair, so a reflection you shared is no longer shared",
     "account_closed": "closed your account",
+    "read_messages": "read your messages",
+    "message_sent": "sent you a message",
 }
 CLIENT_HIDDEN = {"annotation_added"}
 GENERIC_READ = "opened part of your record"

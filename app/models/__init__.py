@@ -6,6 +6,17 @@ from app.models.base import (  # noqa: F401
     UTCDateTime,
     utcnow,
 )
+from app.models.delivery import (  # noqa: F401
+    CHANNEL_EMAIL,
+    CHANNEL_PUSH,
+    OUTBOX_DROPPED,
+    OUTBOX_FAILED,
+    OUTBOX_PENDING,
+    OUTBOX_SENDING,
+    OUTBOX_SENT,
+    OutboxItem,
+    PushSubscription,
+)
 from app.models.homework import (  # noqa: F401
     DELETED_DAYS,
     REFLECTION_DRAFT,
@@ -25,6 +36,7 @@ from app.models.homework import (  # noqa: F401
     Reflection,
 )
 from app.models.key_checks import KeyCheck  # noqa: F401
+from app.models.messages import MESSAGE_MAX_LENGTH, Message, MessageRead, MessageThread  # noqa: F401
 from app.models.once import OnceKey  # noqa: F401
 from app.models.pairs import Pair, PairExercise, PairMember, PairReply  # noqa: F401
 from app.models.progress import (  # noqa: F401

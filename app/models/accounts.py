@@ -1,7 +1,7 @@
 """People and their access: users, login sessions, invitations, the audit trail."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -51,6 +51,15 @@ class User(db.Model):
     # Lockout after repeated failed sign-ins; it grows with every further failure.
     failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Delivery (app/notifications/outbox.py): no email or push between these two times of her
+    # own day (both set, or neither; the span may run past midnight); one email a day listing
+    # how many things are new instead of one per thing; when that digest last went.
+    quiet_from: Mapped[time | None] = mapped_column(sa.Time())
+    quiet_until: Mapped[time | None] = mapped_column(sa.Time())
+    email_digest: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    last_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A therapist's own words about when she reads messages, shown above every message box.
+    message_hours: Mapped[str] = mapped_column(sa.String(300), default="", server_default="")
 
     therapist: Mapped[User | None] = relationship(remote_side=[id], back_populates="clients")
     clients: Mapped[list[User]] = relationship(back_populates="therapist")

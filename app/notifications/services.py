@@ -1,23 +1,32 @@
-"""Notification services. Emails never carry content: only that something is new, and a link.
+"""Notification services. Emails and pushes never carry content: only that something is new,
+and a link.
 
-Emails go out after the transaction that created the notification commits (never for a change
-that was rolled back); a failed email is logged and the in-app notification still stands."""
+They are written to the outbox with the notification, in the transaction that made it (never for
+a change that was rolled back), and sent afterwards with retries (app/notifications/outbox.py)."""
 from __future__ import annotations
 
 from datetime import timedelta, timezone
 
 import sqlalchemy as sa
 from flask import current_app, has_request_context, request
-from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import aliased
 from werkzeug.exceptions import Forbidden
 
 from app import policy
 from app.core.clock import today_for
-from app.core.mail import try_send_email
 from app.extensions import db
-from app.models import TASK_OPEN, Assignment, Notification, Reflection, ReminderSent, User, utcnow
+from app.models import (
+    TASK_OPEN,
+    Assignment,
+    Notification,
+    PushSubscription,
+    Reflection,
+    ReminderSent,
+    User,
+    utcnow,
+)
+from app.notifications import outbox, quiet_hours
 
 MESSAGES = {
     "new_task": "A new exercise from your therapist",
@@ -31,15 +40,16 @@ MESSAGES = {
     "pair_reply": "A reply to one of your answers",
     "pair_turn": "Your turn on a pair exercise",
     "pair_revealed": "Both of you have answered a pair exercise — open the reveal",
+    "new_message": "A new message",
 }
 # What a pair's events tell whom: the turn and the reveal ("your mother has answered"), a share.
 PAIR_KINDS = ("partner_shared", "pair_turn", "pair_revealed", "pair_reply")
 EMAIL_SUBJECT = "You have something new in Common Ground"
+NEW_MESSAGE_SUBJECT = "You have a new message in Common Ground"
 PER_PAGE = 20
-_PENDING = "common_ground_pending_emails"
 
 
-def _absolute(link: str) -> str:
+def absolute_link(link: str) -> str:
     base = current_app.config.get("SERVER_BASE_URL")
     if not base and has_request_context():
         base = request.host_url
@@ -47,43 +57,41 @@ def _absolute(link: str) -> str:
 
 
 def notify(user: User, kind: str, link: str, sentence: str | None = None) -> Notification:
-    """Add an in-app notification (the caller commits); queue an email if she asked for them.
+    """Add an in-app notification and, in the same transaction, what tells her of it: an email
+    if she asked for them one by one (not for the daily digest), a push to each device she turned
+    push on for, both after her quiet hours (the caller commits; the outbox sends afterwards).
     `sentence` (a pair's turn, from pairs.turns) goes into the email: never anything written."""
     note = Notification(user_id=user.id, kind=kind, link=link)
     db.session.add(note)
-    if user.email_notifications and user.is_active:
-        db.session.info.setdefault(_PENDING, []).append((note, user.email, _absolute(link), sentence))
+    if not user.is_active:
+        return note
+    not_before = quiet_hours.send_after(user)
+    if user.email_notifications and not user.email_digest:
+        outbox.queue_email(user.email, email_subject(kind), email_body(absolute_link(link), sentence, kind),
+                           purpose="notification", user=user, not_before=not_before)
+    devices = db.session.scalars(sa.select(PushSubscription).where(PushSubscription.user_id == user.id)).all()
+    if devices:
+        from app.notifications import push
+        for device in devices:
+            outbox.queue_push(device, push.push_payload(kind, link), purpose="notification",
+                              not_before=not_before)
     return note
 
 
-def email_body(link: str, sentence: str | None = None) -> str:
+def email_subject(kind: str) -> str:
+    return NEW_MESSAGE_SUBJECT if kind == "new_message" else EMAIL_SUBJECT
+
+
+def email_body(link: str, sentence: str | None = None, kind: str | None = None) -> str:
     """The whole email: that something is new (a pair's turn in one sentence), and a link."""
-    news = f"{sentence}\n\n" if sentence else "You have something new in Common Ground. "
+    if sentence:
+        news = f"{sentence}\n\n"
+    elif kind == "new_message":
+        news = "You have a new message in Common Ground. "
+    else:
+        news = "You have something new in Common Ground. "
     return (f"Hello,\n\n{news}For your privacy this email says nothing more; sign in to see it:"
             f"\n\n{link}\n\nYou can turn these emails off on your Account page.\n")
-
-
-def _send_pending(session: Session) -> None:
-    pending = session.info.pop(_PENDING, [])
-    for note, email, link, sentence in pending:
-        if not sa.inspect(note).persistent:
-            continue  # added inside a savepoint that was rolled back: it was never stored
-        try_send_email(email, EMAIL_SUBJECT, email_body(link, sentence))
-
-
-def _drop_pending(session: Session, previous_transaction) -> None:
-    # Only the whole transaction's rollback drops the queue. A savepoint's rollback keeps it:
-    # what was queued before the savepoint still commits, and what was queued inside it is
-    # no longer persistent, so _send_pending skips it.
-    if previous_transaction.parent is None:
-        session.info.pop(_PENDING, None)
-
-
-def init_app(app) -> None:
-    # Session-class listeners are process-wide: register them once, however many apps exist.
-    if not event.contains(Session, "after_commit", _send_pending):
-        event.listen(Session, "after_commit", _send_pending)
-        event.listen(Session, "after_soft_rollback", _drop_pending)
 
 
 def unread_count(user: User) -> int:
@@ -128,9 +136,12 @@ def retract_share_notices(reflection_ids: list[int] | None = None,
     """A share that ended (withdrawn, pair ended, reflection deleted) is no longer announced
     (the caller commits): its 'shared with you' notifications go, and on a pair exercise the
     other member's 'your turn' and 'open the reveal' ones. A pair that ended takes every pair
-    notice of its members with it."""
+    notice of its members with it, and their "new message" notices of its thread (which they no
+    longer read; a client is in one pair at a time)."""
     if user_ids is not None:
         _delete_notices(Notification.kind.in_(PAIR_KINDS), Notification.user_id.in_(user_ids))
+        _delete_notices(Notification.kind == "new_message", Notification.user_id.in_(user_ids),
+                        Notification.link.startswith("/messages/pairs/", autoescape=True))
     if reflection_ids:
         _delete_notices(Notification.kind == "partner_shared",
                         Notification.link.in_([share_link(i) for i in reflection_ids]))

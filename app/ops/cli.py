@@ -1,5 +1,5 @@
-"""Flask commands: create-therapist, seed-demo, send-reminders, purge-deleted, check-deploy,
-verify-data, seed-scale, backup, restore."""
+"""Flask commands: create-therapist, seed-demo, send-reminders, send-digests, outbox-worker,
+vapid-keys, purge-deleted, check-deploy, verify-data, seed-scale, backup, restore."""
 import json
 
 import click
@@ -10,6 +10,8 @@ from app.accounts.services import normalise_email
 from app.core import passwords
 from app.extensions import db
 from app.models import ROLE_THERAPIST, User
+from app.notifications.push import vapid_keys_command
+from app.notifications.worker import outbox_worker_command
 from app.ops import backup, demo, scale
 from app.ops.deploy_check import check_deploy
 from app.ops.verify_data import verify_data_command
@@ -19,6 +21,9 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(create_therapist)
     app.cli.add_command(seed_demo)
     app.cli.add_command(send_reminders)
+    app.cli.add_command(send_digests)
+    app.cli.add_command(outbox_worker_command)
+    app.cli.add_command(vapid_keys_command)
     app.cli.add_command(purge_deleted)
     app.cli.add_command(check_deploy)
     app.cli.add_command(verify_data_command)
@@ -93,14 +98,24 @@ def send_reminders():
     click.echo(f"Reminders: {sent['reminder_due']} due tomorrow, {sent['reminder_overdue']} overdue.")
 
 
+@click.command("send-digests")
+def send_digests():
+    """Queue the daily digest emails that are due (the outbox worker also does this itself)."""
+    from app.notifications.digest import send_digests as send
+
+    click.echo(f"Digests queued: {send()}.")
+
+
 @click.command("purge-deleted")
 def purge_deleted():
     """Remove for good the tasks and reflections deleted over 30 days ago, and forms' one-time
-    keys over 30 days old (for cron; safe to run twice)."""
+    keys and finished outbox items over 30 days old (for cron; safe to run twice)."""
     from app.core.once import forget_old_keys
     from app.homework.deletion import purge_deleted as purge
+    from app.notifications.outbox import forget_finished
 
     removed = purge()
     keys = forget_old_keys()
+    finished = forget_finished()
     click.echo(f"Purged: {removed['tasks']} deleted task(s), {removed['reflections']} deleted reflection(s), "
-               f"{keys} old form key(s).")
+               f"{keys} old form key(s), {finished} finished email(s) and push(es).")

@@ -175,6 +175,7 @@ def seed_homework(client: User, today: date) -> None:
     # announced as real feedback is, so that home and Notifications tell the same story
     db.session.add(Notification(user_id=client.id, kind="new_feedback", link=f"/tasks/{done.id}",
                                 created_at=now - timedelta(days=10)))
+    seed_messages(client, reflection, now)
 
     done2 = demo_task(client, library["stay_present"], today - timedelta(days=5), TASK_SUBMITTED)
     demo_reflection(done2, client, 4, resentment=5, closeness=6, present="yes")
@@ -187,6 +188,32 @@ def seed_homework(client: User, today: date) -> None:
     demo_task(client, library["agree_to_disagree"], today)
     demo_task(client, library["forgiveness_letter"], today + timedelta(days=5),
                note="Take your time; write it over several evenings if that helps.")
+
+
+def seed_messages(client: User, reflection: Reflection, now) -> None:
+    """Her reply to the feedback above, in her thread with her therapist, and the therapist's
+    answer, not read yet (the Messages link shows 1 and a notice says so, without content)."""
+    from app.models import Message, MessageRead, MessageThread
+
+    thread = MessageThread(therapist_id=client.therapist_id, client_id=client.id,
+                           created_at=now - timedelta(days=9), last_message_at=now - timedelta(days=8))
+    db.session.add(thread)
+    db.session.flush()
+    reply = Message(thread_id=thread.id, author_id=client.id, reflection_id=reflection.id,
+                    created_at=now - timedelta(days=9),
+                    body="Thank you. What made it hard was that the old argument started in my "
+                         "head before she had said anything. I counted to five, and it passed.")
+    answer = Message(thread_id=thread.id, author_id=client.therapist_id, created_at=now - timedelta(days=8),
+                     body="Counting to five is a good tool to keep. Let's look together at what "
+                          "your head says before she speaks; bring an example if one comes up.")
+    db.session.add_all([reply, answer])
+    db.session.flush()
+    db.session.add_all([
+        MessageRead(thread_id=thread.id, user_id=client.id, read_up_to=reply.id, read_at=reply.created_at),
+        MessageRead(thread_id=thread.id, user_id=client.therapist_id, read_up_to=answer.id,
+                    read_at=answer.created_at),
+        Notification(user_id=client.id, kind="new_message", link="/messages", created_at=answer.created_at),
+    ])
 
 
 def seed_sessions(client: User) -> None:

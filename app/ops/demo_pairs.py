@@ -86,6 +86,35 @@ def seed_pair(mother: User, daughter: User, today: date) -> None:
     turn_task = next(t for t in waiting.tasks if t.client_id == daughter.id)
     db.session.add(Notification(user_id=daughter.id, kind="pair_turn", link=f"/tasks/{turn_task.id}",
                                 created_at=now - timedelta(days=1)))
+    seed_pair_messages(pair, mother, daughter, now)
+
+
+def seed_pair_messages(pair: Pair, mother: User, daughter: User, now) -> None:
+    """The pair's thread with their therapist: a word from her to both, and each one's answer
+    (read by everyone but the therapist, whose Messages link shows the newest as unread)."""
+    from app.models import Message, MessageRead, MessageThread
+
+    thread = MessageThread(therapist_id=pair.therapist_id, pair_id=pair.id,
+                           created_at=now - timedelta(days=3), last_message_at=now - timedelta(hours=5))
+    db.session.add(thread)
+    db.session.flush()
+    lines = (
+        (pair.therapist_id, timedelta(days=3), "Thank you both for the reveal this week. Before we "
+                                               "meet, notice one moment when you chose not to have "
+                                               "the old argument."),
+        (mother.id, timedelta(days=1), "We had one on Tuesday, about the phone calls. I let it go."),
+        (daughter.id, timedelta(hours=5), "I noticed it too. It felt strange, in a good way."),
+    )
+    said = [Message(thread_id=thread.id, author_id=author, created_at=now - ago, body=body)
+            for author, ago, body in lines]
+    db.session.add_all(said)
+    db.session.flush()
+    db.session.add_all([
+        MessageRead(thread_id=thread.id, user_id=pair.therapist_id, read_up_to=said[1].id,
+                    read_at=said[1].created_at),
+        MessageRead(thread_id=thread.id, user_id=mother.id, read_up_to=said[2].id, read_at=said[2].created_at),
+        MessageRead(thread_id=thread.id, user_id=daughter.id, read_up_to=said[2].id, read_at=said[2].created_at),
+    ])
 
 
 def seed_pair_session(mother: User, daughter: User) -> None:

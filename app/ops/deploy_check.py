@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 import click
+import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from app.extensions import db
 from app.web.security import secret_key_problem
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
@@ -148,6 +151,35 @@ def _mail(config) -> list[Check]:
     return checks
 
 
+def _outbox(app) -> list[Check]:
+    """Who sends the outbox, and whether anything has waited long (is the worker running?)."""
+    config = app.config
+    checks = []
+    if config.get("OUTBOX_DELIVERY") == "thread":
+        checks.append(Check(WARN, "outbox", "OUTBOX_DELIVERY=thread: each web process sends from a "
+                            "thread; run `flask outbox-worker` beside gunicorn instead (deploy/)"))
+    elif config.get("OUTBOX_REDIS_URL"):
+        checks.append(Check(OK, "outbox", "sent by `flask outbox-worker`, woken through Redis"))
+    else:
+        checks.append(Check(OK, "outbox", "sent by `flask outbox-worker`, polling every "
+                            f"{config.get('OUTBOX_POLL_SECONDS')} s (set OUTBOX_REDIS_URL to wake it at once)"))
+    from app.notifications.push import push_problem
+    problem = push_problem()
+    checks.append(Check(WARN, "push", f"push notifications are off: {problem}") if problem
+                  else Check(OK, "push", "VAPID keys set: people can turn push on for their devices"))
+    from app.notifications.outbox import waiting_since
+    try:
+        stuck = waiting_since(timedelta(minutes=15))
+    except sa.exc.SQLAlchemyError:
+        return checks  # the database check above says what is wrong
+    finally:
+        db.session.rollback()
+    if stuck:
+        checks.append(Check(WARN, "outbox waiting", f"{stuck} email(s) or push(es) have waited over 15 "
+                            "minutes: is `flask outbox-worker` running, and does the mail server answer?"))
+    return checks
+
+
 def _links(config) -> Check:
     base = config.get("SERVER_BASE_URL")
     if base and not str(base).lower().startswith("https://"):
@@ -228,6 +260,7 @@ def run_checks(app: Flask) -> list[Check]:
     checks.append(_encryption(config.get("ENCRYPTION_KEYS")))
     checks += _keys_against_data(app)
     checks += _mail(config)
+    checks += _outbox(app)
     checks.append(_links(config))
     checks += _throttling(config)
     checks.append(_proxy(config))

@@ -8,6 +8,7 @@ from app.policy.base import *  # noqa: F403
 from app.policy.clients import *  # noqa: F403
 from app.policy.homework import *  # noqa: F403
 from app.policy.loading import *  # noqa: F403
+from app.policy.messages import *  # noqa: F403
 from app.policy.pairs import *  # noqa: F403
 from app.policy.records import *  # noqa: F403
 from app.policy.therapy_sessions import *  # noqa: F403
@@ -61,6 +62,9 @@ JINJA_GLOBALS = {
     "can_invite_clients": can_invite_clients,
     "can_manage_invitation": can_manage_invitation,
     "can_open_notification": can_open_notification,
+    "can_read_thread": can_read_thread,
+    "can_write_in_thread": can_write_in_thread,
+    "can_reply_to_feedback": can_reply_to_feedback,
     "is_therapist": is_therapist,
     "is_client": is_client,
 }

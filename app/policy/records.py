@@ -1,9 +1,10 @@
-"""The audit trail and notifications."""
+"""The audit trail, notifications and the devices they are pushed to."""
 from __future__ import annotations
 
 import sqlalchemy as sa
 
 from app.models import User
+from app.models.delivery import PushSubscription
 from app.models.progress import Notification
 from app.policy.base import _signed_in, is_client, is_therapist
 from app.policy.clients import can_view_client
@@ -27,6 +28,13 @@ def visible_notifications(user) -> sa.Select:
     if not _signed_in(user):
         return sa.select(Notification).where(sa.false())
     return sa.select(Notification).where(Notification.user_id == user.id)
+
+
+def visible_push_devices(user) -> sa.Select:
+    """The devices she turned push on for: hers alone to see and turn off."""
+    if not _signed_in(user):
+        return sa.select(PushSubscription).where(sa.false())
+    return sa.select(PushSubscription).where(PushSubscription.user_id == user.id)
 
 
 def can_open_notification(user, note) -> bool:

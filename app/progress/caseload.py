@@ -11,6 +11,7 @@ from app.extensions import db
 from app.homework.review import review_counts
 from app.homework.tasks import client_tasks
 from app.models import Invitation, User
+from app.notifications import outbox
 from app.pairs.seeing import pairs_of
 from app.progress.charts import ratings_chart, weekly_chart
 from app.progress.services import dashboard, progress_for, timeline
@@ -36,8 +37,9 @@ def caseload_page(therapist: User, *, sort: str, query: str, attention: bool, pa
                            attention=attention, page=page),
         "review_counts": review_counts(therapist),
         "pairs": pairs_of(therapist),
-        "invitations": open_invitations(therapist),
+        "invitations": (invitations := open_invitations(therapist)),
         "invitation_link": invitation_link,
+        "invitation_emails": outbox.delivery_states("invitation", [i.email for i in invitations]),
     }
 
 

@@ -7,6 +7,7 @@ from werkzeug.exceptions import Forbidden
 
 from app import audit, policy
 from app.extensions import db
+from app.messages.reading import messages_in_record
 from app.models import (
     NOTE_MEMBER,
     NOTE_SHARED,
@@ -125,6 +126,8 @@ def record_of(actor: User, client: User, include_private_notes: bool = False) ->
         "sessions": [session_data(s) for s in sessions],
         "agenda_items": [{"text": a.body, "added_at": _iso(a.created_at), "done_at": _iso(a.done_at)}
                          for a in agenda],
+        # Her conversations with her therapist; in a pair's, never the other member's words.
+        "messages": messages_in_record(client),
     }
     audit.record(actor, "record_exported", client, client)
     db.session.commit()

@@ -13,15 +13,18 @@ PAGES = {
     "client": ["/home", "/tasks/{open_task}", "/tasks/{submitted_task}", "/account",
                "/account/password", "/pairs/{pair}", "/shared", "/sessions", "/sessions/{session}",
                "/sessions/{session}/history", "/sessions/{pair_session}", "/progress", "/export",
-               "/notifications", "/account/two-factor"],
-    "partner": ["/home", "/shared", "/reflections/{shared_reflection}", "/sessions/{pair_session}"],
+               "/notifications", "/account/two-factor", "/messages", "/messages/pairs/{pair}",
+               "/messages/about/{reflection}"],
+    "partner": ["/home", "/shared", "/reflections/{shared_reflection}", "/sessions/{pair_session}",
+                "/messages/pairs/{pair}"],
     "therapist": ["/caseload", "/clients/{client}", "/clients/{client}/assign", "/review",
                   "/reflections/{reflection}", "/tasks/{open_task}", "/exercises/",
                   "/exercises/{own_exercise}", "/exercises/{own_exercise}/edit", "/exercises/new",
                   "/invitations/new", "/pairs/new", "/pairs/{pair}", "/pairs/{pair}/assign",
                   "/clients/{client}/prep", "/clients/{client}/sessions/new", "/sessions/{session}",
                   "/sessions/{session}/history", "/sessions/{pair_session}", "/notifications",
-                  "/clients/{client}/export"],
+                  "/clients/{client}/export", "/messages", "/messages/clients/{client}",
+                  "/messages/pairs/{pair}"],
 }
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900},
              "phone": {"width": 375, "height": 812},
@@ -33,6 +36,12 @@ def world(app):
     w = build_world()
     from app.homework.review import give_feedback
     give_feedback(w["therapist"], w["reflection"], "Thank you, this was brave.", mark_reviewed=False)
+    # A few messages, a reply to that feedback among them, so that the message pages show some.
+    from app.messages.threads import thread_with_client, thread_with_pair, write_message
+    write_message(w["client"], thread_with_client(w["client"]), "About the feedback: it helped.",
+                  reflection_id=w["reflection"].id)
+    write_message(w["therapist"], thread_with_client(w["client"]), "I am glad. " * 40)
+    write_message(w["partner"], thread_with_pair(w["pair"]), "A long word: " + "x" * 120)
     w["token"] = invitation_token(w["invitation"])
     return w
 

@@ -20,7 +20,7 @@ def test_invitation_to_feedback_journey(base, page, browser):
     page.get_by_role("link", name="Invite", exact=True).click()
     page.get_by_label("Client's email").fill("lena@example.org")
     page.get_by_role("button", name="Send invitation").click()
-    expect(page.get_by_text("Invitation sent to lena@example.org")).to_be_visible()
+    expect(page.get_by_text("The invitation is on its way to lena@example.org")).to_be_visible()
     link = page.locator(".invitation input.link-field").input_value()
     assert "/invitations/accept/" in link
 
