@@ -404,7 +404,7 @@ def test_she_chooses_the_digest_and_quiet_hours_on_her_account_page(app, client)
     maria = person(timezone=LONDON)
     login(client, maria)
     page = client.get("/account").get_data(as_text=True)
-    assert "Quiet from" in page and "One email a day" in page
+    assert "Quiet hours" in page and "One email a day" in page
     response = _save_account(client, maria, email_digest="daily", quiet_from="21:30", quiet_until="07:15")
     assert response.status_code == 302
     db.session.expire_all()

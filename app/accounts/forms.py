@@ -74,9 +74,7 @@ class AccountForm(AppForm):
         SelectChoice("each", "An email each time"),
         SelectChoice("daily", "One email a day, in the morning, saying how many things are new"),
     ], validators=[Optional()])
-    quiet_from = TimeField("Quiet from", validators=[Optional()],
-                           description="No emails or notifications on your devices between these "
-                                       "two times; what is new waits until they end.")
+    quiet_from = TimeField("Quiet from", validators=[Optional()])
     quiet_until = TimeField("Quiet until", validators=[Optional()])
     submit = SubmitField("Save")
 

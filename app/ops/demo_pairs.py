@@ -114,6 +114,9 @@ def seed_pair_messages(pair: Pair, mother: User, daughter: User, now) -> None:
                     read_at=said[1].created_at),
         MessageRead(thread_id=thread.id, user_id=mother.id, read_up_to=said[2].id, read_at=said[2].created_at),
         MessageRead(thread_id=thread.id, user_id=daughter.id, read_up_to=said[2].id, read_at=said[2].created_at),
+        # The notice behind the therapist's Messages count (one per conversation, as written live).
+        Notification(user_id=pair.therapist_id, kind="new_message", link=f"/messages/pairs/{pair.id}",
+                     created_at=said[2].created_at),
     ])
 
 
