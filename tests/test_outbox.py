@@ -452,3 +452,18 @@ def test_finished_items_are_purged_after_thirty_days_and_waiting_ones_never(held
     result = held.test_cli_runner().invoke(args=["purge-deleted"])
     assert result.exit_code == 0 and "2 finished email(s) and push(es)" in result.output
     assert [i.purpose for i in items()] == ["notification"]  # still waiting: kept
+
+
+def test_a_push_waits_for_her_quiet_hours_too(held, monkeypatch):
+    from app.models import CHANNEL_PUSH, PushSubscription
+
+    maria = person(email_notifications=False, timezone=LONDON, quiet_from=time(22), quiet_until=time(7))
+    db.session.add(PushSubscription(user_id=maria.id, endpoint="https://fcm.googleapis.com/fcm/send/q",
+                                    p256dh="B" + "A" * 86, auth="A" * 22))
+    db.session.commit()
+    monkeypatch.setattr(quiet_hours, "utcnow", lambda: at(23, 30))
+    notify(maria, "new_message", "/messages")
+    db.session.commit()
+    [item] = items()  # no email (she has none), one push, held until 07:00 her time
+    assert item.channel == CHANNEL_PUSH and item.next_attempt_at == at(7, day=3)
+    assert '"You have a new message in Common Ground"' in item.body and "/messages" in item.body
