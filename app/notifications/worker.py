@@ -41,16 +41,25 @@ def enqueue_wake_up() -> None:
     """After a commit that queued something: wake a worker through Redis. Redis unreachable is
     not an error here: the item is in the table, and the worker's sweep will find it."""
     try:
-        from redis import Redis
         from rq import Queue
 
-        connection = Redis.from_url(current_app.config["OUTBOX_REDIS_URL"], socket_timeout=1,
-                                    socket_connect_timeout=1)
-        Queue(QUEUE_NAME, connection=connection).enqueue(
+        Queue(QUEUE_NAME, connection=_redis(current_app.config["OUTBOX_REDIS_URL"])).enqueue(
             "app.notifications.worker.deliver_job", job_timeout=300, result_ttl=0, failure_ttl=3600)
     except Exception as exc:  # noqa: BLE001 - any Redis trouble: the sweep delivers it
         log.warning("Could not wake the outbox worker through Redis (%s); its next sweep will send",
                     type(exc).__name__)
+
+
+_connections: dict = {}
+
+
+def _redis(url: str):
+    """One Redis client (and its connection pool) per URL and process, not one per commit."""
+    if url not in _connections:
+        from redis import Redis
+
+        _connections[url] = Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+    return _connections[url]
 
 
 def sweep_once(app) -> int:
