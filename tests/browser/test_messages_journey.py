@@ -40,7 +40,7 @@ def test_a_reply_to_feedback_and_its_answer_by_keyboard_on_a_phone(base, browser
 
     ruth = new_signed_in_page(browser, base, therapist, PASSWORD)
     ruth.goto(base + "/caseload")
-    expect(ruth.get_by_role("link", name=re.compile(r"^Messages 1 unread$"))).to_be_visible()
+    expect(ruth.get_by_role("link", name=re.compile(r"^Messages 1 conversation with new messages$"))).to_be_visible()
     ruth.get_by_role("link", name=re.compile(r"^Messages")).click()
     ruth.get_by_role("link", name=maria.name).click()
     expect(ruth.get_by_text("Breathing before I answered helped.")).to_be_visible()
