@@ -7,7 +7,7 @@ from werkzeug.exceptions import Forbidden
 from app import audit, policy
 from app.accounts import login_sessions
 from app.extensions import db
-from app.models import Notification, PairMember, PushSubscription, User, utcnow
+from app.models import PushSubscription, User, utcnow
 
 
 def close_account(therapist: User, client: User) -> None:
@@ -20,12 +20,7 @@ def close_account(therapist: User, client: User) -> None:
         login_sessions.end_other_sessions(client)
         # Her devices are told nothing more (what the outbox still holds for her is dropped).
         db.session.execute(sa.delete(PushSubscription).where(PushSubscription.user_id == client.id))
-        # Her pair's conversation is closed to its members now: its "new message" notices go.
-        pair_links = [f"/messages/pairs/{pair_id}" for pair_id in db.session.scalars(
-            sa.select(PairMember.pair_id).where(PairMember.user_id == client.id))]
-        if pair_links:
-            db.session.execute(sa.delete(Notification).where(
-                Notification.kind == "new_message", Notification.link.in_(pair_links),
-                Notification.user_id != therapist.id).execution_options(synchronize_session=False))
+        from app.messages.threads import retract_pair_thread_notices  # messages imports accounts
+        retract_pair_thread_notices(client)
         audit.record(therapist, "account_closed", client, client)
         db.session.commit()

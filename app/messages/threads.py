@@ -16,6 +16,7 @@ from app.models import (
     MessageThread,
     Notification,
     Pair,
+    PairMember,
     Reflection,
     User,
     utcnow,
@@ -216,6 +217,18 @@ def mark_read(person: User, thread: MessageThread, up_to: int) -> bool:
             return False
         row.read_up_to, row.read_at = up_to, utcnow()
     return True
+
+
+def retract_pair_thread_notices(client: User) -> None:
+    """Her account is closed, so her pair's conversation is closed to its members: their "new
+    message" notices of its thread go (its therapist still reads it; the caller commits)."""
+    pair_ids = db.session.scalars(sa.select(PairMember.pair_id).where(PairMember.user_id == client.id)).all()
+    for pair_id in pair_ids:
+        thread = MessageThread(pair_id=pair_id)
+        db.session.execute(sa.delete(Notification).where(
+            Notification.kind == NEW_MESSAGE, Notification.link == thread_link(client, thread),
+            Notification.user_id.in_(sa.select(PairMember.user_id).where(PairMember.pair_id == pair_id)))
+            .execution_options(synchronize_session=False))
 
 
 def notices_read(person: User, thread: MessageThread) -> None:
