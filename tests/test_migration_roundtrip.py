@@ -250,6 +250,22 @@ def populate() -> None:
                                     p256dh="B" + "A" * 86, auth="A" * 22, device="Firefox on Linux"))
     c.quiet_from, c.quiet_until, c.email_digest = time(21), time(7, 30), True
     t.message_hours = f"Weekday mornings. {awkward}"
+    # 0017: a session scheduled ahead with its place, a cancelled one, a calendar feed, an own
+    # note template, a clinical note written on a template, a note draft, a described exercise.
+    from app.models import ClinicalNote, NoteDraft, NoteTemplate, TherapySession
+    ahead = TherapySession(therapist_id=t.id, client_id=c.id, starts_at=now + timedelta(days=9),
+                           duration_minutes=50, location=f"https://video.example/room {awkward}")
+    cancelled = TherapySession(therapist_id=t.id, client_id=c.id, starts_at=now + timedelta(days=16),
+                               duration_minutes=50, cancelled_at=now)
+    db.session.add_all([ahead, cancelled])
+    db.session.add(NoteTemplate(therapist_id=t.id, name="Brief", sections=["Theme", f"Next {awkward}"]))
+    written = db.session.scalar(sa.select(ClinicalNote).where(ClinicalNote.session_id == session.id))
+    written.template_name, written.sections = "SOAP", [["Subjective", awkward], ["Objective", "calm"]]
+    db.session.flush()
+    db.session.add(NoteDraft(session_id=ahead.id, author_id=t.id, kind="shared",
+                             body=f"Half-typed {awkward}", base_version=None))
+    t.calendar_token_hash, t.calendar_shows_names = "a" * 64, True
+    w["own_exercise"].description, w["own_exercise"].typical_minutes = f"What it is for. {awkward}", 20
     db.session.commit()
     db.session.remove()
     # The key check value of the configured key, as a server's start writes it (0014).

@@ -47,12 +47,14 @@ def rotate(metadata: sa.MetaData, engine: sa.Engine, ring: KeyRing, batch_size: 
         raw_pk, raw_value = raw.c[pk.name], raw.c[column.name]
         where = f"{table.name}.{column.name}"
         with engine.connect() as conn:
-            total = conn.scalar(sa.select(sa.func.count()).select_from(raw))
+            total = conn.scalar(sa.select(sa.func.count()).select_from(raw).where(raw_value.is_not(None)))
         done = col_changed = col_skipped = 0
         last = None
         while True:
             with engine.begin() as conn:
-                query = sa.select(raw_pk, raw_value).order_by(raw_pk).limit(batch_size)
+                # An empty optional column (NULL) holds nothing to re-encrypt.
+                query = (sa.select(raw_pk, raw_value).where(raw_value.is_not(None))
+                         .order_by(raw_pk).limit(batch_size))
                 if last is not None:
                     query = query.where(raw_pk > last)
                 rows = conn.execute(query).all()

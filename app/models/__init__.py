@@ -45,6 +45,7 @@ from app.models.progress import (  # noqa: F401
     ReminderSent,
 )
 from app.models.sessions import (  # noqa: F401
+    NOTE_DRAFT_KINDS,
     NOTE_MEMBER,
     NOTE_SHARED,
     VISIBLE_TO_PAIR,
@@ -52,6 +53,8 @@ from app.models.sessions import (  # noqa: F401
     AgendaItem,
     ClinicalNote,
     ClinicalNoteRevision,
+    NoteDraft,
+    NoteTemplate,
     SessionComment,
     SessionNote,
     SessionNoteRevision,

@@ -60,6 +60,10 @@ class User(db.Model):
     last_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # A therapist's own words about when she reads messages, shown above every message box.
     message_hours: Mapped[str] = mapped_column(sa.String(300), default="", server_default="")
+    # A therapist's calendar subscription (app/therapy_sessions/calendar_feed.py): the SHA-256 of
+    # the secret in its address (none: no feed), and whether it shows names (initials otherwise).
+    calendar_token_hash: Mapped[str | None] = mapped_column(sa.String(64), index=True, unique=True)
+    calendar_shows_names: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     therapist: Mapped[User | None] = relationship(remote_side=[id], back_populates="clients")
     clients: Mapped[list[User]] = relationship(back_populates="therapist")

@@ -50,6 +50,9 @@ class Exercise(db.Model):
     family: Mapped[str] = mapped_column(sa.String(40))
     title: Mapped[str] = mapped_column(sa.String(200))
     instructions: Mapped[str] = mapped_column(sa.Text)
+    # What the library shows before she opens it: a line or two, and how long it usually takes.
+    description: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    typical_minutes: Mapped[int | None] = mapped_column()
     prompts: Mapped[list] = mapped_column(sa.JSON)
     # Optional wording per pair role, e.g. {"mother": [...], "daughter": [...]}, same length as prompts.
     member_prompts: Mapped[dict | None] = mapped_column(sa.JSON)

@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.crypto import EncryptedText
+from app.core.crypto import EncryptedJSON, EncryptedText
 from app.extensions import db
 from app.models.accounts import User
 from app.models.base import UTCDateTime, utcnow
@@ -27,6 +27,7 @@ class TherapySession(db.Model):
     __table_args__ = (
         sa.CheckConstraint("(client_id IS NULL) <> (pair_id IS NULL)", name="client_or_pair"),
         sa.Index("ix_therapy_sessions_client_starts", "client_id", "starts_at"),
+        sa.Index("ix_therapy_sessions_therapist_starts", "therapist_id", "starts_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -35,6 +36,10 @@ class TherapySession(db.Model):
     pair_id: Mapped[int | None] = mapped_column(sa.ForeignKey("pairs.id", ondelete="CASCADE"), index=True)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
     duration_minutes: Mapped[int | None] = mapped_column()
+    # Where it is held: a room's address or a video link (encrypted: a link lets anyone in).
+    location: Mapped[str | None] = mapped_column(EncryptedText())
+    # A session scheduled ahead that will not take place; kept, shown struck through.
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     therapist: Mapped[User] = relationship(foreign_keys=[therapist_id])
@@ -97,6 +102,10 @@ class ClinicalNote(db.Model):
     )
     therapist_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
     body: Mapped[str] = mapped_column(EncryptedText())
+    # Written on a template (SOAP, DAP, BIRP or her own): its name, and the sections as
+    # [[label, text], ...]; body then holds the same text as one readable whole.
+    template_name: Mapped[str | None] = mapped_column(sa.String(80))
+    sections: Mapped[list | None] = mapped_column(EncryptedJSON())
     version: Mapped[int] = mapped_column(default=1)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -111,7 +120,49 @@ class ClinicalNoteRevision(db.Model):
     note_id: Mapped[int] = mapped_column(sa.ForeignKey("clinical_notes.id", ondelete="CASCADE"), index=True)
     version: Mapped[int] = mapped_column()
     body: Mapped[str] = mapped_column(EncryptedText())
+    template_name: Mapped[str | None] = mapped_column(sa.String(80))
+    sections: Mapped[list | None] = mapped_column(EncryptedJSON())
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class NoteTemplate(db.Model):
+    """A therapist's own clinical note template: a name and its sections' labels. The built-in
+    ones (SOAP, DAP, BIRP) live in code (app/therapy_sessions/note_templates.py)."""
+
+    __tablename__ = "note_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    therapist_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(80))
+    sections: Mapped[list] = mapped_column(sa.JSON)  # ["Subjective", "Objective", ...]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+NOTE_DRAFT_KINDS = ("shared", "clinical", "member")
+
+
+class NoteDraft(db.Model):
+    """Words typed into a session note and saved as she types, before she saves the note: read
+    by nobody but their author (a half-written shared note is never shown to the client). Saving
+    the note makes it a new version and deletes the draft."""
+
+    __tablename__ = "note_drafts"
+    __table_args__ = (
+        sa.UniqueConstraint("session_id", "author_id", "kind", name="uq_note_drafts_one_per_note"),
+        sa.CheckConstraint("kind IN ('shared', 'clinical', 'member')", name="kind_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("therapy_sessions.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(10))
+    body: Mapped[str] = mapped_column(EncryptedText())
+    sections: Mapped[list | None] = mapped_column(EncryptedJSON())
+    base_version: Mapped[int | None] = mapped_column()  # the note's version she started from
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class SessionComment(db.Model):
