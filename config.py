@@ -127,6 +127,11 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_PER_ADDRESS = os.environ.get("LOGIN_RATE_PER_ADDRESS", "30 per minute")
     LOGIN_RATE_PER_ACCOUNT = os.environ.get("LOGIN_RATE_PER_ACCOUNT", "10 per minute")
+    # A therapist's calendar feed (app/therapy_sessions/calendar_feed.py): fetches allowed per
+    # address (calendars ask every hour or so, a few devices each), and unknown addresses (404)
+    # allowed per client address before it is refused.
+    CALENDAR_FEED_RATE = os.environ.get("CALENDAR_FEED_RATE", "120 per hour")
+    CALENDAR_FEED_UNKNOWN_RATE = os.environ.get("CALENDAR_FEED_UNKNOWN_RATE", "300 per hour")
     # How many reverse proxies set X-Forwarded-For in front of the app (0: none).
     PROXY_FIX_X_FOR = int(os.environ.get("PROXY_FIX_X_FOR", "0"))
 

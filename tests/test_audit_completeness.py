@@ -146,7 +146,8 @@ def test_no_row_holds_content(app, world):
 # Placeholders of the access matrix that stand for C's record (her, her tasks, reflections,
 # sessions, pair, notes and agenda).
 CLIENT_RECORD = ("{client}", "{reflection}", "{shared_reflection}", "{open_task}", "{session}",
-                 "{pair_session}", "{pair}", "{member_note}", "{agenda_item}", "{draft}")
+                 "{pair_session}", "{pair}", "{member_note}", "{agenda_item}", "{draft}",
+                 "{upcoming_session}")
 # Pages that show someone else one of those objects without showing her record: forms that only
 # name her, and a member's view of her own pair link.
 NOT_A_READ = {

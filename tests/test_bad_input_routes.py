@@ -156,6 +156,8 @@ def field_names_for(app, rule, scraped) -> set[str]:
         names |= field_names_of(form_class)
     if rule.endpoint == "homework.autosave":  # the task page's form, sent by the page's script
         names |= scraped.get("homework.save", set())
+    if rule.endpoint == "therapy_sessions.autosave_note":  # the notes' autosave: JSON, from note-draft.js
+        names |= {"kind", "body", "base_version", "draft_version", "labels", "sections"}
     names.add("csrf_token")
     return names
 

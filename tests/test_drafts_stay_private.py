@@ -10,8 +10,10 @@ server of the conftest). Then each client saves drafts through the app's own rou
 autosave route and the form's "Save draft" button), a unique marker in every answer field:
 a new draft beside a sent reflection, drafts on pair exercises whose partner has sent and shared
 (revealed together and not), a draft on a task her therapist then cancelled, and one on a task
-her therapist then deleted. Reflection drafts are the only drafts the app has: addenda, member
-notes, session comments and agenda items are saved at once, never as drafts.
+her therapist then deleted. Session notes keep drafts too (issue 18), through their autosave:
+Ruth's shared and clinical (SOAP) notes before any sweep, Maria's and Dora's own notes on the
+pair's session in the stages below. Addenda, session comments and agenda items are saved at
+once, never as drafts.
 
 Every account (both therapists, every client, anonymous, and a browser halfway through signing
 in) GETs every rule of app.url_map that accepts GET, each URL variable filled with every real id
@@ -106,7 +108,8 @@ QUERY_VARIANTS = {
                        "?q=a"],
     "progress.client": ["", "?page=2"],
     "homework.queue": ["", "?page=2"],
-    "homework.library": ["", "?archived=1"],
+    "homework.library": ["", "?archived=1", "?q=a", "?family=stay_present", "?page=2"],
+    "homework.preview_exercise": ["", "?as=mother", "?as=daughter"],
     "notifications.index": ["", "?page=2"],
     "therapy_sessions.index": ["", "?page=2"],
     "audit.client_trail": ["", "?page=2"],
@@ -121,6 +124,7 @@ QUERY_VARIANTS = {
 NOT_COMPARABLE = {
     "audit.client_trail": "each read of the record adds a row to the trail",
     "audit.my_activity": "each read of her record by someone else adds a row",
+    "therapy_sessions.calendar": "says when her calendar last fetched the feed, and the sweep fetches it",
 }
 
 def marker(author: str, where: str, field: int) -> str:
@@ -149,6 +153,7 @@ class World:
         self.users: dict[str, User] = {}
         self.browsers: dict = {}
         self.tasks: dict[str, Assignment] = {}
+        self.sessions: dict[str, TherapySession] = {}  # where session notes' drafts are kept
         self.tokens: list[str] = []
         self.snapshots: dict[str, dict] = {}   # name -> {(viewer, url): (status, comparable body)}
         self.leaks: dict[tuple, dict] = {}      # (viewer, url, body/header) -> {whose: an excerpt}
@@ -185,6 +190,20 @@ class World:
         stored = db.session.scalar(sa.select(Reflection).where(Reflection.assignment_id == task.id))
         assert stored is not None and stored.status == "draft", where
         assert all(marker(author, where, i) in stored.answers[i] for i in range(len(task.prompts)))
+
+    def save_note_draft(self, author: str, where: str, kind: str) -> None:
+        """As the author, keep a draft of one note of a session through the notes' autosave
+        (issue 18): a marker in the note, or in every section of a clinical note on SOAP."""
+        from app.therapy_sessions.note_drafts import stored_note
+        session = self.sessions[where]
+        payload = {"kind": kind, "base_version": str(stored_note(session, kind).version),
+                   "draft_version": "", "body": f"{marker(author, where + '_' + kind, 0)} words"}
+        if kind == "clinical":
+            payload.update(body="", labels=["Subjective", "Objective", "Assessment", "Plan"],
+                           sections=[marker(author, where + "_clinical", i) for i in range(4)])
+        response = self.browsers[author].post(f"/sessions/{session.id}/note-draft", json=payload)
+        assert response.status_code == 200 and response.get_json()["draft"], \
+            (where, kind, response.status_code, response.get_data(as_text=True)[:300])
 
     def half_sign_in(self) -> None:
         """Ruth's password given, her code not yet (the pending step lasts five minutes)."""
@@ -300,8 +319,8 @@ def _saving_drafts(world: World, label: str, saves: list[tuple]) -> None:
     """Save drafts through HTTP; record any notification, email or audit row they write."""
     notes_before, audit_before = _counts()
     mails_before = len(world.mailbox.messages)
-    for save in saves:
-        world.save_draft(*save)
+    for save in saves:  # (author, task key[, by form]) or (author, session key, note kind)
+        (world.save_note_draft if save[1] in world.sessions else world.save_draft)(*save)
     notes_after, audit_after = _counts()
     if notes_after != notes_before:
         world.side_effects.append(f"{label}: {notes_after - notes_before} notification row(s)")
@@ -393,10 +412,12 @@ def _build(world: World) -> None:
     held = today - timedelta(days=5)
     for who in (iris, maria):
         session = sessions.record_session(ruth, who, held, clock_time(9, 0), 50)
+        world.sessions[f"{world.key_of(who.id)}_session"] = session
         sessions.save_shared_note(ruth, session, "Shared summary.", 0)
         sessions.save_clinical_note(ruth, session, "Clinical note.", 0)
         sessions.add_comment(who, session, "My comment.")
     pair_session = sessions.record_session(ruth, pair, held, clock_time(11, 0), 60)
+    world.sessions["pair_session"] = pair_session
     sessions.save_shared_note(ruth, pair_session, "Pair summary.", 0)
     sessions.add_member_note(maria, pair_session, "Maria, for both.", "pair")
     sessions.add_member_note(dora, pair_session, "Dora, for Ruth only.", "therapist")
@@ -414,6 +435,11 @@ def _build(world: World) -> None:
     with current_app.test_request_context():
         invitation = invite_client(ruth, f"new.client.{RUN}@example.org")
     world.tokens = [invitation_token(invitation), make_reset_token(iris)]
+    # A session with Maria scheduled ahead (its move and cancel pages), and Ruth's calendar
+    # address: the feed is swept like every page.
+    from app.therapy_sessions import calendar_feed, schedule
+    schedule.schedule_session(ruth, maria, today + timedelta(days=4), clock_time(9, 0), 50, "Room 2")
+    world.tokens.append(calendar_feed.new_address(ruth))
 
 
 @pytest.fixture(scope="module")
@@ -448,6 +474,10 @@ def world(_app, _smtp_server):
                     setattr(reflection, column, getattr(reflection, column) - timedelta(days=3))
         db.session.commit()
 
+        # Ruth's half-written notes (kept before every sweep: her own pages hold them throughout).
+        _saving_drafts(w, "Ruth's note drafts", [("ruth", "maria_session", "shared"),
+                                                 ("ruth", "maria_session", "clinical"),
+                                                 ("ruth", "pair_session", "shared")])
         w.sweep("first")    # first reads change some pages once (feedback now seen, ...)
         w.sweep("before")   # the reference: no draft of Maria's, Dora's, Priya's, no new one of Iris's
         w.sweep("again")    # nothing saved since "before": proves the comparison is sound
@@ -455,6 +485,7 @@ def world(_app, _smtp_server):
             ("maria", "p1_maria"),              # pair, not revealed together: Dora sent and shared
             ("maria", "p2_maria"),              # pair, revealed together: Dora sent and shared
             ("maria", "maria_new", True),       # beside her sent reflection; the form's button
+            ("maria", "pair_session", "member"),  # a note of her own on the pair's session
         ])
         w.sweep("after_maria")
         _saving_drafts(w, "Dora's, Iris's and Priya's drafts", [
@@ -464,6 +495,7 @@ def world(_app, _smtp_server):
             ("iris", "iris_new"),               # beside her sent reflection
             ("iris", "iris_safety", True),      # a family never shared
             ("priya", "priya_new"),             # Sam's client
+            ("dora", "pair_session", "member"),
         ])
         w.sweep("after_all")
 
@@ -504,6 +536,11 @@ def test_the_sweep_can_see_what_it_hunts(world):
             assert (therapist, url, client) in world.sent_hits, \
                 f"{therapist}'s {url} lacks {client}'s sent words"
     assert ("dora", "/shared", "maria") in world.sent_hits, "Dora cannot read what Maria shared"
+    # Session notes' drafts (issue 18): each author finds hers on the session's page.
+    sessions = {key: f"/sessions/{session.id}" for key, session in world.sessions.items()}
+    for author, key in (("ruth", "maria_session"), ("ruth", "pair_session"), ("maria", "pair_session"),
+                        ("dora", "pair_session")):
+        assert hit(author, sessions[key]), f"{author} does not see her own note draft on {key}"
     assert ("maria", "/shared", "dora") in world.sent_hits, "Maria cannot read what Dora shared"
 
 

@@ -8,7 +8,17 @@ from flask_login import AnonymousUserMixin
 
 from app import policy
 from app.extensions import db
-from app.models import Assignment, Exercise, Invitation, MessageThread, PushSubscription, Reflection, User
+from app.models import (
+    Assignment,
+    Exercise,
+    Invitation,
+    MessageThread,
+    NoteDraft,
+    NoteTemplate,
+    PushSubscription,
+    Reflection,
+    User,
+)
 from tests.conftest import make_client
 from tests.world import build_world
 
@@ -155,6 +165,58 @@ def _push_device(world):
 EXTRAS["push_device"] = _push_device
 
 
+# Sessions scheduled ahead: the world holds C's, a week ahead.
+def _held_session(world):
+    """C's session, once held (yesterday)."""
+    from datetime import timedelta
+
+    from app.models import utcnow
+    world["session"].starts_at = utcnow() - timedelta(days=1)
+    db.session.commit()
+    return world["session"]
+
+
+def _cancelled_session(world):
+    """C's session a week ahead, once T cancelled it."""
+    from app.therapy_sessions.schedule import cancel_session
+    cancel_session(world["therapist"], world["upcoming_session"])
+    return world["upcoming_session"]
+
+
+def _closed_client(world):
+    """A client of T whose account T closed."""
+    from app.models import utcnow
+    client = make_client(world["therapist"], "Olga")
+    client.closed_at = utcnow()
+    db.session.commit()
+    return client
+
+
+EXTRAS.update({"held_session": _held_session, "cancelled_session": _cancelled_session,
+               "closed_client": _closed_client})
+
+
+def _archived_exercise(world):
+    """T's own exercise, archived: still hers to see, no longer to assign."""
+    from app.models import utcnow
+    world["own_exercise"].archived_at = utcnow()
+    db.session.commit()
+    return world["own_exercise"]
+
+
+EXTRAS["archived_exercise"] = _archived_exercise
+
+
+def _note_draft(world):
+    """C's draft of a note of her own on the pair session (not added yet)."""
+    from app.therapy_sessions.note_drafts import save_draft
+    return save_draft(world["client"], world["pair_session"], "member", body="Half a note.",
+                      sections=None, base_version=0, seen="")
+
+
+EXTRAS["note_draft"] = _note_draft
+
+
 def target(world, key):
     """The object a row asks about (built on first use when it is one of EXTRAS)."""
     if key not in world:
@@ -183,6 +245,11 @@ MATRIX = [
                                           other_therapist=False, other_client=False, anonymous=False)),
     ("can_duplicate_exercise", "built_in", row(client=False, same_therapist_client=False, therapist=True,
                                                other_therapist=True, other_client=False, anonymous=False)),
+    # Assign from the library: what she may see, unless archived (whom to: can_assign_to).
+    ("can_assign_exercise", "built_in", row(client=False, same_therapist_client=False, therapist=True,
+                                            other_therapist=True, other_client=False, anonymous=False)),
+    ("can_assign_exercise", "own_exercise", ONLY_THE_THERAPIST),
+    ("can_assign_exercise", "archived_exercise", NOBODY),
     ("can_assign_to", "client", row(client=False, same_therapist_client=False, therapist=True,
                                     other_therapist=False, other_client=False, anonymous=False)),
     ("can_view_assignment", "open_task", row(client=True, same_therapist_client=False, therapist=True,
@@ -327,6 +394,17 @@ MATRIX = [
     ("can_record_session_for", "client", ONLY_THE_THERAPIST),
     ("can_record_session_for", "pair", ONLY_THE_THERAPIST),
     ("can_record_session_for", "pending_pair", NOBODY),
+    # Scheduling ahead: with her own open clients and linked pairs; moving or cancelling: her own
+    # session while it is ahead and not cancelled. Her calendar feed: every therapist's own.
+    ("can_schedule_session_for", "client", ONLY_THE_THERAPIST),
+    ("can_schedule_session_for", "pair", ONLY_THE_THERAPIST),
+    ("can_schedule_session_for", "pending_pair", NOBODY),
+    ("can_schedule_session_for", "closed_client", NOBODY),
+    ("can_change_scheduled_session", "upcoming_session", ONLY_THE_THERAPIST),
+    ("can_change_scheduled_session", "held_session", NOBODY),
+    ("can_change_scheduled_session", "cancelled_session", NOBODY),
+    ("can_manage_calendar_feed", None, row(client=False, same_therapist_client=False, therapist=True,
+                                           other_therapist=True, other_client=False, anonymous=False)),
     ("can_edit_shared_note", "session", ONLY_THE_THERAPIST),
     ("can_edit_shared_note", "pair_session", ONLY_THE_THERAPIST),
     ("can_comment_on_session", "session", row(client=True, same_therapist_client=False, therapist=False,
@@ -338,6 +416,8 @@ MATRIX = [
     ("can_add_member_note", "pair_session", row(client=True, partner=True, same_therapist_client=False,
                                                 therapist=False, other_therapist=False,
                                                 other_client=False, anonymous=False)),
+    # A therapist's own clinical note templates: hers alone (another therapist's are not).
+    ("can_manage_note_template", "note_template", ONLY_THE_THERAPIST),
     # The agenda: every client keeps a list for her next session; an item is hers and her
     # therapist's to read (her pair partner's neither).
     ("can_add_agenda_item", None, EVERY_CLIENT),
@@ -384,6 +464,8 @@ MATRIX += [
 OUTSIDE_THE_MATRIX = {
     "can_link_pair": ("three arguments (user, first, second): a pair of clients, not one object",
                       "tests/test_policy.py::test_can_link_pair_cell_by_cell"),
+    "can_write_session_note": ("three arguments (user, session, kind): which note of a session",
+                               "tests/test_policy.py::test_can_write_session_note_cell_by_cell"),
 }
 
 
@@ -431,6 +513,25 @@ def test_can_link_pair_cell_by_cell(world, keys, expected):
     assert got == expected
 
 
+# (kind, session) -> expected per actor: who writes which note of a session (and so may keep a
+# draft of it). The shared and the clinical note are the therapist's; a member's note is each
+# linked member's, on a pair session only.
+NOTE_WRITERS = [
+    ("shared", "session", ONLY_THE_THERAPIST),
+    ("clinical", "pair_session", ONLY_THE_THERAPIST),
+    ("member", "session", NOBODY),
+    ("member", "pair_session", row(client=True, partner=True, same_therapist_client=False, therapist=False,
+                                   other_therapist=False, other_client=False, anonymous=False)),
+    ("nonsense", "session", NOBODY),
+]
+
+
+def test_can_write_session_note_cell_by_cell(world):
+    for kind, key, expected in NOTE_WRITERS:
+        got = {actor: policy.can_write_session_note(world[actor], world[key], kind) for actor in ACTORS}
+        assert got == expected, (kind, key)
+
+
 @pytest.mark.parametrize("rule,key,expected", MATRIX, ids=[f"{r}-{k or 'alone'}" for r, k, _ in MATRIX])
 def test_rule_cell_by_cell(world, rule, key, expected):
     check = getattr(policy, rule)
@@ -465,6 +566,11 @@ SCOPES = [
     ("visible_push_devices", PushSubscription, "push_device", row(
         client=True, same_therapist_client=False, therapist=False, other_therapist=False,
         other_client=False, anonymous=False)),
+    # Note drafts: their author's alone (C's on the pair session: not P's, not even T's).
+    ("visible_note_drafts", NoteDraft, "note_draft", row(
+        client=True, partner=False, same_therapist_client=False, therapist=False, other_therapist=False,
+        other_client=False, anonymous=False)),
+    ("visible_note_templates", NoteTemplate, "note_template", ONLY_THE_THERAPIST),
 ]
 
 

@@ -310,6 +310,9 @@ PAGE_GUARDED = {
     ("pairs.new", "progress/caseload/index.html"): (
         ("is_therapist",), "progress.caseload",
         "a therapist's page; NB can_link_pair exists but neither this page nor link_pair asks it"),
+    ("therapy_sessions.create_note_template", "therapy_sessions/templates.html"): (
+        ("is_therapist",), "therapy_sessions.note_templates_page",
+        "a therapist's page: her own templates (each one's buttons ask can_manage_note_template)"),
 }
 
 # One form per row of a list the page draws from a policy scope: (endpoint, template) ->
@@ -488,6 +491,11 @@ CASES = {
                               lambda w: f"/reflections/{w['reflection'].id}/urgent",
                               _reflection_pages("reflection"), lambda w: w["reflection"].urgent,
                               prepare=_mark_urgent, anyone=False),
+    # A session ahead: the confirmation page's button, for her therapist only.
+    "cancel a session ahead": Case("can_change_scheduled_session", "upcoming_session",
+                                   lambda w: f"/sessions/{w['upcoming_session'].id}/cancel",
+                                   lambda w: (f"/sessions/{w['upcoming_session'].id}/cancel",),
+                                   lambda w: w["upcoming_session"].cancelled_at),
 }
 BEHAVIOUR_MISMATCHES: dict[str, str] = {}  # none left: can_mark_urgent now says no once it is urgent
 

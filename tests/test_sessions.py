@@ -847,6 +847,7 @@ def test_the_note_forms_carry_their_csrf_tokens(practice, csrf_app):
     conflict_page = text_of(conflict)
     assert browser.post(f"/sessions/{session.id}/shared-note", data={
         "body": "Merged.", "version": hidden_value(conflict_page, "version"),
+        "draft_version": hidden_value(conflict_page, "draft_version"),  # her text, kept meanwhile
         "csrf_token": csrf_token_from(conflict_page)}).status_code == 302
     assert shared_of(session.id).body == "Merged."
     assert browser.post(f"/sessions/{session.id}/clinical-note", data={

@@ -58,6 +58,10 @@ def build_world() -> dict:
     reply = PairReply(pair_exercise_id=pair_exercise.id, reflection_id=shared_reflection.id,
                       prompt_index=0, author_id=p.id, body="A reply.")
     db.session.add(reply)
+    # T's own clinical note template.
+    from app.models import NoteTemplate
+    note_template = NoteTemplate(therapist_id=t.id, name="Family session", sections=["Concern", "Plan"])
+    db.session.add(note_template)
     db.session.commit()
 
     # A session with C (shared notes and a private clinical note), a pair session with a note
@@ -71,13 +75,17 @@ def build_world() -> dict:
     pair_session = sessions.record_session(t, pair, today, time(12, 0), None)
     member_note = sessions.add_member_note(c, pair_session, "For my therapist only.", "therapist")
     agenda_item = sessions.add_agenda_item(c, "Christmas plans")
+    # A session with C scheduled a week ahead (so it can still be moved or cancelled).
+    from app.therapy_sessions.schedule import schedule_session
+    upcoming_session = schedule_session(t, c, today + timedelta(days=7), time(15, 0), 50, "Room 2")
     from app.models import Notification
     notification = db.session.scalar(sa.select(Notification).where(Notification.user_id == c.id).limit(1))
     return dict(therapist=t, client=c, same_therapist_client=c3, other_therapist=t2,
                 notification=notification,
                 other_client=c2, partner=p, session=session, pair_session=pair_session,
-                member_note=member_note, agenda_item=agenda_item, built_in=built_in, own_exercise=own,
+                member_note=member_note, agenda_item=agenda_item, upcoming_session=upcoming_session,
+                built_in=built_in, own_exercise=own,
                 open_task=open_task,
                 submitted_task=submitted_task, draft_task=draft_task, reflection=reflection,
                 draft=draft, invitation=invitation, pair=pair, shared_reflection=shared_reflection,
-                pair_exercise=pair_exercise, reply=reply)
+                pair_exercise=pair_exercise, reply=reply, note_template=note_template)

@@ -22,5 +22,8 @@ def close_account(therapist: User, client: User) -> None:
         db.session.execute(sa.delete(PushSubscription).where(PushSubscription.user_id == client.id))
         from app.messages.threads import retract_pair_thread_notices  # messages imports accounts
         retract_pair_thread_notices(client)
+        # Notes she had begun and not added: a draft is hers alone, and she is gone.
+        from app.therapy_sessions.note_drafts import discard_drafts_of
+        discard_drafts_of(client)
         audit.record(therapist, "account_closed", client, client)
         db.session.commit()

@@ -108,6 +108,11 @@ CLIENT_LABELS = {
     "account_closed": "closed your account",
     "read_messages": "read your messages",
     "message_sent": "sent you a message",
+    "read_reflection_preview": "saw the first lines of your reflection in her list of reflections to read",
+    "read_session_schedule": "looked at when and where your sessions are",
+    "session_scheduled": "scheduled a session with you",
+    "session_rescheduled": "moved a session with you",
+    "session_cancelled": "cancelled a session with you",
 }
 CLIENT_HIDDEN = {"annotation_added"}
 GENERIC_READ = "opened part of your record"

@@ -5,6 +5,7 @@ from flask import Blueprint
 bp = Blueprint("homework", __name__)
 
 from app.homework import (  # noqa: E402,F401
+    bulk_routes,
     home_routes,
     library_routes,
     reflection_routes,

@@ -1,16 +1,32 @@
 """Forms for writing an exercise."""
-from wtforms import SelectField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms import IntegerField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from app.core.forms import AppForm, choose_first, clean_text
 from app.core.once import OnceForm
 from app.homework.families import family_choices
 
 MIN_PROMPTS, MAX_PROMPTS, PROMPT_MAX = 2, 5, 500
+DESCRIPTION_MAX = 1000
+MINUTES_MIN, MINUTES_MAX = 1, 240
 
 
 def prompt_lines(text: str | None) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+class MinutesField(IntegerField):
+    """A number of minutes, with a sentence a person can act on when it is not a number."""
+
+    def process_formdata(self, valuelist):
+        if valuelist and (valuelist[0] or "").strip():
+            try:
+                self.data = int(valuelist[0].strip())
+            except ValueError:
+                self.data = None
+                raise ValueError("Write the minutes as a whole number, for example 15.") from None
+        else:
+            self.data = None
 
 
 class ExerciseForm(OnceForm, AppForm):
@@ -18,6 +34,19 @@ class ExerciseForm(OnceForm, AppForm):
 
     title = StringField("Title", filters=[clean_text], validators=[DataRequired(), Length(max=200)])
     family = SelectField("Family", choices=choose_first(family_choices()), validators=[DataRequired()])
+    description = TextAreaField(
+        "Short description (optional)", filters=[clean_text],
+        description="One or two sentences for your library: what it is for and when you give it. "
+                    f"Clients do not see it. Up to {DESCRIPTION_MAX:,} characters.",
+        render_kw={"rows": 3},
+    )
+    typical_minutes = MinutesField(
+        "Typical length in minutes (optional)",
+        validators=[Optional(), NumberRange(min=MINUTES_MIN, max=MINUTES_MAX,
+                                            message=f"Choose {MINUTES_MIN} to {MINUTES_MAX} minutes.")],
+        description="Roughly how long it takes, writing included, so you can match it to your client's week.",
+        render_kw={"min": MINUTES_MIN, "max": MINUTES_MAX, "inputmode": "numeric", "class": "short"},
+    )
     instructions = TextAreaField(
         "Instructions", filters=[clean_text], validators=[DataRequired(), Length(max=10_000)],
         description="What the client should try, in plain and warm words. Blank lines start a new paragraph.",
@@ -47,6 +76,11 @@ class ExerciseForm(OnceForm, AppForm):
                                   f"(you have {len(lines)}).")
         if any(len(line) > PROMPT_MAX for line in lines):
             raise ValidationError(f"Keep each prompt under {PROMPT_MAX} characters.")
+
+    def validate_description(self, field):
+        if len(field.data or "") > DESCRIPTION_MAX:
+            raise ValidationError(f"Keep the description to {DESCRIPTION_MAX:,} characters "
+                                  f"(it has {len(field.data):,}).")
 
     def validate_mother_prompts(self, field):
         self._validate_wording(field)

@@ -9,6 +9,7 @@ from app.homework import bp
 from app.homework.families import family_name
 from app.homework.tasks import task_board
 from app.pairs.turns import turns_of
+from app.therapy_sessions.coming_up import next_sessions_for
 
 
 @bp.get("/home")
@@ -20,5 +21,6 @@ def home():
     board = task_board(current_user, today)
     return render_template("homework/home.html", board=board, today=today, family_name=family_name,
                            pair=policy.open_pair_of(current_user), pair_form=CsrfForm(),
+                           next_sessions=next_sessions_for(current_user),
                            turns=turns_of(current_user, board.overdue + board.due_today
                                           + board.upcoming + board.done))

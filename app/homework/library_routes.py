@@ -4,28 +4,33 @@ from flask_login import current_user, login_required
 
 from app import policy
 from app.core.forms import CsrfForm
-from app.homework import bp
+from app.homework import bp, preview
 from app.homework import exercises as services
 from app.homework.exercise_forms import ExerciseForm, prompt_lines
 from app.homework.families import FAMILIES, SHARING_LABELS, family_name
+from app.homework.reflection_forms import reflection_form
 from app.models import Exercise
 
 
 def _form_values(form: ExerciseForm) -> dict:
     return dict(title=form.title.data, family=form.family.data,
                 instructions=form.instructions.data, prompts=prompt_lines(form.prompts.data),
-                member_prompts=form.member_prompts())
+                member_prompts=form.member_prompts(), description=form.description.data or "",
+                typical_minutes=form.typical_minutes.data)
 
 
 @bp.get("/exercises/", endpoint="library")
 @login_required
 def index():
-    """The library, grouped by family."""
+    """The library: search, a family, archived or not, a page at a time."""
     policy.require_therapist(current_user)
-    show_archived = request.args.get("archived") == "1"
-    return render_template("homework/library/index.html", groups=services.library(current_user, show_archived),
-                           show_archived=show_archived, family_name=family_name,
-                           action_form=CsrfForm())
+    found = services.library(current_user, query=request.args.get("q", ""),
+                             family=request.args.get("family", ""),
+                             show_archived=request.args.get("archived") == "1",
+                             page=request.args.get("page", 1, type=int))
+    return render_template("homework/library/index.html", library=found, families=FAMILIES.values(),
+                           family_ideas={key: f.idea for key, f in FAMILIES.items()},
+                           family_name=family_name)
 
 
 @bp.route("/exercises/new", methods=["GET", "POST"], endpoint="new_exercise")
@@ -44,11 +49,26 @@ def new():
 @bp.get("/exercises/<int:exercise_id>", endpoint="exercise")
 @login_required
 def show(exercise_id):
-    """One exercise as the client will see it."""
+    """One exercise: what it is for, its text, and what she can do with it."""
     exercise = policy.get_visible_or_404(Exercise, exercise_id)
     return render_template("homework/library/show.html", exercise=exercise, family=FAMILIES.get(exercise.family),
                            family_name=family_name, sharing_labels=SHARING_LABELS,
-                           action_form=CsrfForm())
+                           wordings=preview.member_wordings(exercise), action_form=CsrfForm())
+
+
+@bp.get("/exercises/<int:exercise_id>/preview", endpoint="preview_exercise")
+@login_required
+def preview_page(exercise_id):
+    """The task page exactly as her client would get it (or, `?as=`, one member of a pair), read-only."""
+    exercise = policy.get_visible_or_404(Exercise, exercise_id)
+    wordings = preview.member_wordings(exercise)
+    member = request.args.get("as")
+    member = member if member in wordings else None
+    task = preview.preview_task(current_user, exercise, member)
+    return render_template("homework/library/preview.html", exercise=exercise, task=task, member=member,
+                           wordings=wordings, other=preview.OTHER_MEMBER.get(member),
+                           form=reflection_form(task.prompts, formdata=None), family_name=family_name,
+                           sharing_label=SHARING_LABELS.get(task.sharing, ""))
 
 
 @bp.route("/exercises/<int:exercise_id>/edit", methods=["GET", "POST"], endpoint="edit_exercise")

@@ -1,5 +1,5 @@
-"""Review services: the queue, the reading view (with the other member's side of a pair
-exercise), feedback (to one member, or to both), annotations, reviewed."""
+"""Review services: the reading view (with the other member's side of a pair exercise),
+feedback (to one member, or to both), annotations, reviewed. The queue: review_queue.py."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,8 +9,9 @@ from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from werkzeug.exceptions import Forbidden
 
 from app import audit, policy
-from app.core import once, paging
+from app.core import once
 from app.extensions import db
+from app.homework.review_queue import review_counts, review_queue  # noqa: F401 (their old home)
 from app.models import (
     TASK_CANCELLED,
     TASK_SUBMITTED,
@@ -26,42 +27,11 @@ from app.models import (
 from app.notifications.services import notify
 from app.pairs.ratings import compare
 
-QUEUE_PER_PAGE = 20
 RATINGS = (("resentment", "Resentment"), ("closeness", "Closeness"), ("stayed_present", "Stayed present"))
 
 
 class FeedbackRefused(Exception):
     """A refusal with a sentence the therapist can act on; nothing was written."""
-
-
-def _unreviewed(therapist: User) -> sa.Select:
-    """Sent reflections on her tasks that she has not reviewed. Looked up through her clients
-    (the same rows: her tasks go to her clients), which the database answers from an index
-    per client, whatever the size of the practice."""
-    her_clients = sa.select(User.id).where(User.therapist_id == therapist.id)
-    return policy.visible_reflections(therapist).where(Reflection.reviewed_at.is_(None),
-                                                       Reflection.author_id.in_(her_clients))
-
-
-def review_queue(therapist: User, page: int):
-    """Reflections waiting for her: urgent first, then the longest-waiting first."""
-    query = (
-        _unreviewed(therapist)
-        .join(Reflection.author)
-        .options(contains_eager(Reflection.assignment), contains_eager(Reflection.author))
-        .order_by(Reflection.urgent.desc(), Reflection.submitted_at.asc(), Reflection.id.asc())
-    )
-    return paging.paginate(query, page, QUEUE_PER_PAGE)
-
-
-def review_counts(therapist: User) -> dict:
-    """How many reflections wait for review, and how many of them are urgent (one query)."""
-    subquery = _unreviewed(therapist).subquery()
-    waiting, urgent = db.session.execute(
-        sa.select(sa.func.count(), sa.func.count().filter(subquery.c.urgent.is_(True)))
-        .select_from(subquery)
-    ).one()
-    return {"waiting": waiting, "urgent": urgent}
 
 
 @dataclass

@@ -5,7 +5,7 @@ from sqlalchemy.orm import joinedload
 
 from app import policy
 from app.core.forms import CsrfForm
-from app.homework import bp
+from app.homework import bp, review_queue
 from app.homework import review as services
 from app.homework.families import family_name
 from app.homework.review_forms import AnnotationForm, FeedbackForm
@@ -19,11 +19,12 @@ READING = (joinedload(Reflection.assignment), joinedload(Reflection.author))
 @bp.get("/review")
 @login_required
 def queue():
-    """Reflections waiting for her review: urgent first, then oldest first."""
+    """Reflections waiting for her review: urgent first, then oldest first, each with its first
+    lines, quick ratings and, on a pair exercise, the other member."""
     policy.require_therapist(current_user)
     page = max(request.args.get("page", 1, type=int), 1)
-    return render_template("homework/review/queue.html", reflections=services.review_queue(current_user, page),
-                           counts=services.review_counts(current_user), family_name=family_name)
+    return render_template("homework/review/queue.html", rows=review_queue.review_queue(current_user, page),
+                           counts=review_queue.review_counts(current_user), family_name=family_name)
 
 
 def _render_reading(reflection: Reflection, feedback_form=None, annotation_form=None, status=200):
@@ -32,7 +33,8 @@ def _render_reading(reflection: Reflection, feedback_form=None, annotation_form=
         "homework/review/read.html", reflection=reflection, task=reflection.assignment, family_name=family_name,
         feedback_form=feedback_form or FeedbackForm(formdata=None),
         annotation_form=annotation_form or AnnotationForm(formdata=None),
-        reviewed_form=CsrfForm(), deleted_days=DELETED_DAYS, **details,
+        reviewed_form=CsrfForm(), deleted_days=DELETED_DAYS,
+        place=review_queue.place_in_queue(current_user, reflection), **details,
     ), status
 
 
@@ -99,9 +101,10 @@ def annotate(reflection_id):
 @bp.post("/reflections/<int:reflection_id>/reviewed")
 @login_required
 def reviewed(reflection_id):
-    """Mark a reflection reviewed without writing feedback."""
+    """Mark a reflection reviewed without writing feedback (then, as after feedback, the
+    reading view offers the next reflection waiting)."""
     reflection = _reviewable(reflection_id)
     if CsrfForm().validate_on_submit():
         services.mark_reviewed(current_user, reflection)
         flash("Marked reviewed.", "success")
-    return redirect(url_for("homework.queue"))
+    return redirect(url_for("homework.read", reflection_id=reflection.id))

@@ -12,6 +12,7 @@ from app.homework.exercises import assignable_exercises
 from app.homework.families import family_name
 from app.homework.task_forms import AssignForm, DueDateForm
 from app.models import DELETED_DAYS, Assignment, Exercise, Reflection, User
+from app.therapy_sessions.coming_up import due_before_next_session
 
 
 @bp.route("/clients/<int:client_id>/assign", methods=["GET", "POST"])
@@ -28,8 +29,10 @@ def assign(client_id):
     form.exercise_id.choices = choose_first([SelectChoice(e.id, e.title, optgroup=family_name(e.family))
                                              for e in exercises])
     today = today_for(client)  # a due date is a day on her calendar, not the therapist's
+    # Due before her next session when one is scheduled (the page says so), else today.
+    due_default = due_before_next_session(current_user, client, today)
     if form.due_date.data is None and not form.is_submitted():
-        form.due_date.data = today
+        form.due_date.data = due_default.due if due_default else today
     if form.validate_on_submit():
         exercise = policy.get_visible_or_404(Exercise, form.exercise_id.data)
         try:
@@ -44,7 +47,8 @@ def assign(client_id):
             flash(f"“{exercise.title}” assigned to {client.name}"
                   + (f" ({len(tasks)} times)." if len(tasks) > 1 else "."), "success")
             return redirect(url_for("progress.client", client_id=client.id))
-    return render_template("homework/tasks/assign.html", form=form, client=client, exercises=exercises)
+    return render_template("homework/tasks/assign.html", form=form, client=client, exercises=exercises,
+                           due_default=due_default)
 
 
 def _managed_task(task_id) -> Assignment:

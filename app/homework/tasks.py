@@ -58,6 +58,19 @@ def assign_exercise(therapist: User, client: User, exercise: Exercise, *, due_da
     if exercise.archived_at is not None:
         raise AssignmentError("This exercise is archived; restore it first.", "exercise_id")
     dates = occurrence_dates(due_date, today, repeat, times)
+    tasks = give_exercise(therapist, client, exercise, dates, note)
+    once.remember(therapist, once_key, ids=[task.id for task in tasks])
+    db.session.commit()
+    return tasks
+
+
+def give_exercise(therapist: User, client: User, exercise: Exercise, dates: list[date],
+                  note: str = "") -> list[Assignment]:
+    """The tasks of one assignment (one per date), their audit rows and her notification, in
+    the caller's transaction: the caller commits (assign_exercise; the library's assigning to
+    several clients at once, app/homework/bulk_assign.py)."""
+    if not policy.can_assign_to(therapist, client) or not policy.can_view_exercise(therapist, exercise):
+        raise Forbidden()
     series_key = secrets.token_hex(8) if len(dates) > 1 else None
     tasks = []
     for i, due in enumerate(dates):
@@ -74,8 +87,6 @@ def assign_exercise(therapist: User, client: User, exercise: Exercise, *, due_da
     for task in tasks:
         audit.record(therapist, "task_assigned", client, task)
     notify(client, "new_task", "/home")
-    once.remember(therapist, once_key, ids=[task.id for task in tasks])
-    db.session.commit()
     return tasks
 
 

@@ -12,7 +12,8 @@ from app.models.base import UTCDateTime, utcnow
 # What a notification is about. The text shown is built from the kind; no content is stored.
 NOTIFICATION_KINDS = ("new_task", "new_feedback", "partner_shared", "pair_invitation",
                       "agenda_item", "reminder_due", "reminder_overdue", "new_reflection", "pair_reply",
-                      "pair_turn", "pair_revealed", "new_message")
+                      "pair_turn", "pair_revealed", "new_message", "session_scheduled", "session_moved",
+                      "session_cancelled")
 
 
 class Notification(db.Model):

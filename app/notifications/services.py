@@ -41,6 +41,9 @@ MESSAGES = {
     "pair_turn": "Your turn on a pair exercise",
     "pair_revealed": "Both of you have answered a pair exercise — open the reveal",
     "new_message": "A new message",
+    "session_scheduled": "Your therapist scheduled a session with you",
+    "session_moved": "A session with your therapist was moved",
+    "session_cancelled": "A session with your therapist was cancelled",
 }
 # What a pair's events tell whom: the turn and the reveal ("your mother has answered"), a share.
 PAIR_KINDS = ("partner_shared", "pair_turn", "pair_revealed", "pair_reply")

@@ -242,6 +242,20 @@ def seed_sessions(client: User) -> None:
     for text in ("How to answer when she brings up the wedding again.",
                  "I felt guilty after Sunday and don't know why."):
         db.session.add(AgendaItem(client_id=client.id, therapist_id=client.therapist_id, body=text))
+    # Her next session, scheduled ahead (each client at her own hour, so none overlap).
+    db.session.add(TherapySession(therapist_id=client.therapist_id, client_id=client.id,
+                                  starts_at=demo_ahead(client.therapist, 3, 9 + client.id % 8),
+                                  duration_minutes=50, location="Room 2, 14 Harbour Street"))
+
+
+def demo_ahead(therapist: User, days: int, hour: int):
+    """A time `days` ahead at `hour` o'clock on the therapist's clock, as UTC."""
+    from datetime import datetime, time, timezone
+
+    from app.core.clock import zone_for
+
+    day = today_for(therapist) + timedelta(days=days)
+    return datetime.combine(day, time(hour), tzinfo=zone_for(therapist)).astimezone(timezone.utc)
 
 
 def demo_logins() -> list[dict]:

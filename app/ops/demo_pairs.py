@@ -20,7 +20,7 @@ from app.models import (
     utcnow,
 )
 from app.notifications.services import reveal_link
-from app.ops.demo import demo_reflection, demo_task
+from app.ops.demo import demo_ahead, demo_reflection, demo_task
 
 
 def seed_pair(mother: User, daughter: User, today: date) -> None:
@@ -142,4 +142,8 @@ def seed_pair_session(mother: User, daughter: User) -> None:
         SessionNote(session_id=session.id, kind="member", author_id=daughter.id,
                     visibility="therapist", version=1,
                     body="I held back how angry I still am about the move."),
+        # The next pair session, scheduled ahead as a video call.
+        TherapySession(therapist_id=mother.therapist_id, pair_id=pair.id, duration_minutes=75,
+                       starts_at=demo_ahead(mother.therapist, 6, 17),
+                       location=f"https://meet.example.com/{mother.name.split()[-1].lower()}-family"),
     ])

@@ -14,6 +14,7 @@ from app.pairs import bp, ratings, replies, reveal, seeing, services, turns
 from app.pairs.forms import LABEL_SUGGESTIONS, LinkPairForm, PairAssignForm, ReplyEditForm, ReplyForm
 from app.progress.charts import pair_chart
 from app.progress.services import progress_of_each
+from app.therapy_sessions.coming_up import due_before_next_session
 
 
 def _client_choices():
@@ -138,8 +139,10 @@ def assign(pair_id):
                                              for e in exercises])
     # A due date must not lie in the past on either member's calendar.
     today = max(today_for(m.user) for m in pair.members)
+    # Due before their next pair session when one is scheduled (the page says so), else today.
+    due_default = due_before_next_session(current_user, pair, today)
     if form.due_date.data is None and not form.is_submitted():
-        form.due_date.data = today
+        form.due_date.data = due_default.due if due_default else today
     if form.validate_on_submit():
         exercise = policy.get_visible_or_404(Exercise, form.exercise_id.data)
         try:
@@ -154,7 +157,7 @@ def assign(pair_id):
             times = f", {len(given)} times" if len(given) > 1 else ""
             flash(f"“{exercise.title}” given to both{times}.", "success")
             return redirect(url_for("pairs.show", pair_id=pair.id))
-    return render_template("pairs/assign.html", form=form, pair=pair)
+    return render_template("pairs/assign.html", form=form, pair=pair, due_default=due_default)
 
 
 @bp.get("/shared")

@@ -66,9 +66,11 @@ def partner_feed(client: User) -> dict:
 
 
 def pairs_of(therapist: User) -> list[Pair]:
+    """Her pairs that have not ended, with their members, in one statement."""
     return list(db.session.scalars(
         policy.visible_pairs(therapist).where(Pair.ended_at.is_(None)).order_by(Pair.created_at.desc())
-    ))
+        .options(joinedload(Pair.members))
+    ).unique())
 
 
 @dataclass

@@ -146,6 +146,19 @@ def assign_to_pair(therapist: User, pair: Pair, exercise: Exercise, *, due_date:
     if exercise.archived_at is not None:
         raise AssignmentError("This exercise is archived; restore it first.", "exercise_id")
     dates = occurrence_dates(due_date, today, repeat, times)
+    pair_exercises = give_to_pair(therapist, pair, exercise, dates, note, reveal_together)
+    once.remember(therapist, once_key, ids=[p.id for p in pair_exercises])
+    db.session.commit()
+    return pair_exercises
+
+
+def give_to_pair(therapist: User, pair: Pair, exercise: Exercise, dates: list[date],
+                 note: str = "", reveal_together: bool = False) -> list[PairExercise]:
+    """The pair exercises of one assignment (one per date), each member's task in her own
+    wording, the audit rows and both notifications, in the caller's transaction: the caller
+    commits (assign_to_pair; the library's assigning to several at once)."""
+    if not policy.can_assign_to_pair(therapist, pair) or not policy.can_view_exercise(therapist, exercise):
+        raise Forbidden()
     series = {m.user_id: secrets.token_hex(8) if len(dates) > 1 else None for m in pair.members}
     pair_exercises = []
     for i, due in enumerate(dates):
@@ -168,8 +181,6 @@ def assign_to_pair(therapist: User, pair: Pair, exercise: Exercise, *, due_date:
         pair_exercises.append(pair_exercise)
     for member in pair.members:
         notify(member.user, "new_task", "/home")
-    once.remember(therapist, once_key, ids=[p.id for p in pair_exercises])
-    db.session.commit()
     return pair_exercises
 
 

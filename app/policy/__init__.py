@@ -15,6 +15,9 @@ from app.policy.therapy_sessions import *  # noqa: F403
 
 JINJA_GLOBALS = {
     "can_record_session_for": can_record_session_for,
+    "can_schedule_session_for": can_schedule_session_for,
+    "can_change_scheduled_session": can_change_scheduled_session,
+    "can_manage_calendar_feed": can_manage_calendar_feed,
     "can_edit_shared_note": can_edit_shared_note,
     "can_view_clinical_note": can_view_clinical_note,
     "can_comment_on_session": can_comment_on_session,
@@ -22,6 +25,8 @@ JINJA_GLOBALS = {
     "can_view_session_note": can_view_session_note,
     "can_edit_session_note": can_edit_session_note,
     "can_tick_agenda_item": can_tick_agenda_item,
+    "can_write_session_note": can_write_session_note,
+    "can_manage_note_template": can_manage_note_template,
     "can_view_pair": can_view_pair,
     "can_respond_to_pair": can_respond_to_pair,
     "can_leave_pair": can_leave_pair,
@@ -40,6 +45,7 @@ JINJA_GLOBALS = {
     "reveal_waiting": reveal_waiting,
     "can_edit_exercise": can_edit_exercise,
     "can_duplicate_exercise": can_duplicate_exercise,
+    "can_assign_exercise": can_assign_exercise,
     "can_assign_to": can_assign_to,
     "can_manage_assignment": can_manage_assignment,
     "can_change_due_date": can_change_due_date,

@@ -37,6 +37,12 @@ def can_duplicate_exercise(user, exercise: Exercise) -> bool:
     return can_view_exercise(user, exercise)
 
 
+def can_assign_exercise(user, exercise: Exercise) -> bool:
+    """Give it to clients (one or several at once): any exercise she may see, unless archived.
+    Whom she may give it to is can_assign_to / can_assign_to_pair."""
+    return can_view_exercise(user, exercise) and exercise.archived_at is None
+
+
 def visible_exercises(user) -> sa.Select:
     query = sa.select(Exercise)
     if is_therapist(user):

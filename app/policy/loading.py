@@ -16,13 +16,18 @@ from app.models import (
     User,
 )
 from app.models.progress import Notification
-from app.models.sessions import AgendaItem, SessionNote, TherapySession
+from app.models.sessions import AgendaItem, NoteTemplate, SessionNote, TherapySession
 from app.policy.base import is_therapist
 from app.policy.clients import can_manage_invitation, can_view_client
 from app.policy.homework import can_view_assignment, can_view_exercise, can_view_reflection
 from app.policy.pairs import can_view_pair, can_view_pair_exercise, can_view_reply
 from app.policy.records import can_open_notification
-from app.policy.therapy_sessions import can_view_agenda_item, can_view_session, can_view_session_note
+from app.policy.therapy_sessions import (
+    can_manage_note_template,
+    can_view_agenda_item,
+    can_view_session,
+    can_view_session_note,
+)
 
 # --- loading -------------------------------------------------------------------------------
 
@@ -38,6 +43,7 @@ _VISIBILITY = {
     TherapySession: can_view_session,
     SessionNote: can_view_session_note,
     AgendaItem: can_view_agenda_item,
+    NoteTemplate: can_manage_note_template,
     Notification: can_open_notification,
 }
 

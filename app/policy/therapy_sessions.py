@@ -3,8 +3,16 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from app.models import ROLE_CLIENT, Pair, PairMember
-from app.models.sessions import NOTE_SHARED, VISIBLE_TO_PAIR, AgendaItem, SessionNote, TherapySession
+from app.models import ROLE_CLIENT, Pair, PairMember, utcnow
+from app.models.sessions import (
+    NOTE_SHARED,
+    VISIBLE_TO_PAIR,
+    AgendaItem,
+    NoteDraft,
+    NoteTemplate,
+    SessionNote,
+    TherapySession,
+)
 from app.policy.base import _signed_in, is_client, is_therapist
 
 # --- sessions and their notes ---------------------------------------------------------------
@@ -84,6 +92,32 @@ def can_edit_session_note(user, note: SessionNote) -> bool:
     return note.author_id == user.id
 
 
+# --- sessions scheduled ahead (app/therapy_sessions/schedule.py) ------------------------------
+
+def is_upcoming(session: TherapySession) -> bool:
+    """A session whose start is still ahead (cancelled or not)."""
+    return session is not None and session.starts_at > utcnow()
+
+
+def can_schedule_session_for(user, client_or_pair) -> bool:
+    """A therapist schedules sessions ahead with her own clients whose accounts are open, and
+    with her own pairs while they are linked (an ended link or a closed account has no next
+    session)."""
+    return can_record_session_for(user, client_or_pair) and client_or_pair.is_active
+
+
+def can_change_scheduled_session(user, session: TherapySession) -> bool:
+    """Move or cancel: the therapist's own session that has not started and is not cancelled
+    (a session held is recorded, never moved; a cancelled one stays listed as it was)."""
+    return (can_edit_shared_note(user, session) and session.cancelled_at is None
+            and is_upcoming(session))
+
+
+def can_manage_calendar_feed(user) -> bool:
+    """Her calendar subscription: every therapist has her own; clients have none."""
+    return is_therapist(user)
+
+
 def visible_sessions(user) -> sa.Select:
     query = sa.select(TherapySession)
     if is_therapist(user):
@@ -110,3 +144,37 @@ def can_view_agenda_item(user, item: AgendaItem) -> bool:
 
 def can_tick_agenda_item(user, item: AgendaItem) -> bool:
     return is_therapist(user) and item is not None and item.therapist_id == user.id
+
+
+# --- notes being written: drafts, and clinical note templates -------------------------------
+
+def can_write_session_note(user, session: TherapySession, kind: str) -> bool:
+    """Who writes which note of a session (and so may keep a draft of it): the shared summary
+    and the private clinical note are the therapist's; a member's own note is each member's."""
+    if kind == "shared":
+        return can_edit_shared_note(user, session)
+    if kind == "clinical":
+        return can_view_clinical_note(user, session)
+    if kind == "member":
+        return can_add_member_note(user, session)
+    return False
+
+
+def visible_note_drafts(user) -> sa.Select:
+    """A note's draft is its author's alone: not her therapist's, not her pair's, nobody's."""
+    query = sa.select(NoteDraft)
+    if not _signed_in(user):
+        return query.where(sa.false())
+    return query.where(NoteDraft.author_id == user.id)
+
+
+def can_manage_note_template(user, template: NoteTemplate) -> bool:
+    """A therapist's own clinical note templates are hers alone to use, edit and archive."""
+    return is_therapist(user) and template is not None and template.therapist_id == user.id
+
+
+def visible_note_templates(user) -> sa.Select:
+    query = sa.select(NoteTemplate)
+    if is_therapist(user):
+        return query.where(NoteTemplate.therapist_id == user.id)
+    return query.where(sa.false())

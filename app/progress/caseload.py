@@ -15,7 +15,7 @@ from app.notifications import outbox
 from app.pairs.seeing import pairs_of
 from app.progress.charts import ratings_chart, weekly_chart
 from app.progress.services import dashboard, progress_for, timeline
-from app.therapy_sessions.services import client_sessions
+from app.therapy_sessions.coming_up import sessions_with_client, upcoming_for_therapist
 
 
 def open_invitations(therapist: User) -> list[Invitation]:
@@ -37,6 +37,7 @@ def caseload_page(therapist: User, *, sort: str, query: str, attention: bool, pa
                            attention=attention, page=page),
         "review_counts": review_counts(therapist),
         "pairs": pairs_of(therapist),
+        "upcoming": upcoming_for_therapist(therapist),
         "invitations": (invitations := open_invitations(therapist)),
         "invitation_link": invitation_link,
         "invitation_emails": outbox.delivery_states("invitation", [i.email for i in invitations]),
@@ -53,7 +54,7 @@ def client_page(therapist: User, client: User, page: int) -> dict:
         "client": client,
         "pair": policy.open_pair_of(client),
         "tasks": client_tasks(therapist, client, max(page, 1)),
-        "sessions": client_sessions(therapist, client),
+        "sessions": sessions_with_client(therapist, client),
         "today": today_for(therapist),
         "progress": progress,
         "ratings_svg": ratings_chart("ratings", progress),

@@ -164,8 +164,9 @@ def timeline(therapist: User, client: User) -> list[dict]:
         reflections.join(Feedback, Feedback.reflection_id == Reflection.id).with_only_columns(
             *shaped("feedback", Feedback.created_at, Assignment.title, none_int, Reflection.id,
                     none_bool, none_int, none_int)),
-        policy.visible_sessions(therapist)
-        .where(sa.or_(TherapySession.client_id == client.id, TherapySession.pair_id.in_(pair_ids)))
+        policy.visible_sessions(therapist)  # held: not one ahead, not one cancelled
+        .where(sa.or_(TherapySession.client_id == client.id, TherapySession.pair_id.in_(pair_ids)),
+               TherapySession.starts_at <= utcnow(), TherapySession.cancelled_at.is_(None))
         .with_only_columns(*shaped("session", TherapySession.starts_at, none_text, none_int,
                                    none_int, none_bool, TherapySession.id, TherapySession.pair_id)),
     ).subquery()

@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("therapy_sessions", __name__)
 
-from app.therapy_sessions import routes  # noqa: E402,F401
+from app.therapy_sessions import routes, schedule_routes  # noqa: E402,F401

@@ -1,5 +1,6 @@
-"""Views for sessions, their notes, comments, the agenda and session prep."""
-import re
+"""Views for sessions, comments, members' notes, the agenda and session prep (the therapist's
+notes are saved in note_routes.py, drafts in note_draft_routes.py, templates in
+template_routes.py)."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -8,8 +9,8 @@ from app import policy
 from app.core.clock import today_for
 from app.core.forms import CsrfForm
 from app.models import AgendaItem, Pair, SessionNote, TherapySession, User
-from app.therapy_sessions import bp, saving, services
-from app.therapy_sessions.forms import AgendaForm, CommentForm, MemberNoteForm, NoteForm, SessionForm
+from app.therapy_sessions import bp, note_drafts, note_page, services, session_lists
+from app.therapy_sessions.forms import AgendaForm, CommentForm, MemberNoteForm, SessionForm, note_version
 
 
 def _record(who, cancel_url):
@@ -44,32 +45,18 @@ def new_for_pair(pair_id):
     return _record(pair, url_for("pairs.show", pair_id=pair.id))
 
 
-def _version(form) -> int | None:
-    """The version a note edit started from: ASCII digits that fit the column, else None
-    (str.isdigit() accepts '²', which int() refuses, and any length, which the database refuses)."""
-    data = form.version.data or ""
-    return int(data) if re.fullmatch(r"[0-9]{1,9}", data) else None
+def _forms(user, session, comment_form=None, **note_forms):
+    return dict(note_page.note_forms(user, session, **note_forms),
+                comment_form=comment_form or CommentForm(formdata=None), action_form=CsrfForm())
 
 
-def _forms(content, member_form=None, shared_form=None, clinical_form=None, comment_form=None):
-    shared, clinical = content["shared"], content["clinical"]
-    return dict(
-        shared_form=shared_form or NoteForm(formdata=None, body=shared.body if shared else "",
-                                            version=shared.version if shared else 0),
-        clinical_form=clinical_form or NoteForm(formdata=None, body=clinical.body if clinical else "",
-                                                version=clinical.version if clinical else 0,
-                                                prefix="clinical"),
-        comment_form=comment_form or CommentForm(formdata=None),
-        member_form=member_form or MemberNoteForm(formdata=None, version=0),
-        action_form=CsrfForm(),
-    )
-
-
-def _render(session, status=200, **forms):
+def render_session(session, status=200, ticked=(), **forms):
+    """The session page; a form given back after a refused post keeps what she typed."""
     content = services.open_session(current_user, session)
     return render_template("therapy_sessions/show.html", session=session, **content,
-                           **_forms(content, **forms), people=services.session_people(session),
-                           agenda=(services.agenda_for(session.client)
+                           **_forms(current_user, session, **forms), people=services.session_people(session),
+                           ticked=set(ticked),
+                           agenda=(session_lists.agenda_for(session.client)
                                    if session.client_id and policy.is_therapist(current_user) else [])
                            ), status
 
@@ -78,94 +65,7 @@ def _render(session, status=200, **forms):
 @login_required
 def show(session_id):
     """A session: shared notes for all who may see it; the clinical note for the therapist only."""
-    return _render(policy.get_visible_or_404(TherapySession, session_id))
-
-
-def _conflict(session, kind, exc, action_url, prefix=""):
-    return render_template("therapy_sessions/conflict.html", session=session, kind=kind, conflict=exc,
-                           form=NoteForm(formdata=None, body=exc.your_body, version=exc.current_version,
-                                         prefix=prefix),
-                           action_url=action_url), 409
-
-
-@bp.post("/sessions/<int:session_id>/shared-note")
-@login_required
-def save_shared_note(session_id):
-    """Save the shared summary; a stale version gives the conflict page, never an overwrite."""
-    return _save_note(session_id, policy.can_edit_shared_note, services.save_shared_note,
-                      prefix="", form_name="shared_form", kind="shared notes",
-                      endpoint="therapy_sessions.save_shared_note", saved="Shared notes saved.")
-
-
-@bp.post("/sessions/<int:session_id>/clinical-note")
-@login_required
-def save_clinical_note(session_id):
-    """Save the private clinical note (conflicts handled the same way)."""
-    return _save_note(session_id, policy.can_view_clinical_note, services.save_clinical_note,
-                      prefix="clinical", form_name="clinical_form", kind="private clinical note",
-                      endpoint="therapy_sessions.save_clinical_note", saved="Private clinical note saved.")
-
-
-@bp.post("/sessions/<int:session_id>/notes")
-@login_required
-def save_notes(session_id):
-    """The therapist's one Save on the session page: every note she changed and every agenda
-    item she ticked (saving one part never throws away another she was typing)."""
-    session = policy.get_visible_or_404(TherapySession, session_id)
-    if not policy.can_edit_shared_note(current_user, session):
-        abort(403)
-    forms = {"shared": NoteForm(prefix="", meta={"csrf": False}),
-             "clinical": NoteForm(prefix="clinical", meta={"csrf": False})}
-    csrf_ok = CsrfForm().validate_on_submit()
-    stored = saving.current_texts(current_user, session)
-    edits, refused = {}, not csrf_ok
-    for name, form in forms.items():
-        if form.body.data == stored[name]:
-            continue  # not changed: nothing to save, nothing to check
-        if form.validate() and _version(form) is not None:
-            edits[name] = saving.NoteEdit(form.body.data, _version(form))
-        else:
-            refused = True
-    if refused:
-        if not any(f.body.errors for f in forms.values()):
-            flash("Nothing was saved: the page was out of date. Please reload it and try again; "
-                  "your text is below.", "error")
-        return _render(session, 400, shared_form=forms["shared"], clinical_form=forms["clinical"])
-    result = saving.save_session_page(current_user, session, shared=edits.get("shared"),
-                                      clinical=edits.get("clinical"),
-                                      ticked_ids=request.form.getlist("agenda_done"))
-    if result.conflicts:
-        if result.saved:
-            flash("Everything else you changed is saved.", "success")
-        return render_template("therapy_sessions/conflict.html", session=session, conflicts=[
-            {"kind": kind, "conflict": exc, "action_url": url_for(endpoint, session_id=session.id),
-             "form": NoteForm(formdata=None, body=exc.your_body, version=exc.current_version,
-                              prefix=prefix)}
-            for kind, exc in result.conflicts
-            for endpoint, prefix in [("therapy_sessions.save_shared_note", "") if kind == "shared notes"
-                                     else ("therapy_sessions.save_clinical_note", "clinical")]]), 409
-    flash(saving.saved_sentence(result), "success")
-    return redirect(url_for("therapy_sessions.show", session_id=session.id))
-
-
-def _save_note(session_id, may_edit, save, *, prefix, form_name, kind, endpoint, saved):
-    """The shared flow of both note forms: validate, save at the version the edit began from,
-    and answer a stale version with the conflict page."""
-    session = policy.get_visible_or_404(TherapySession, session_id)
-    if not may_edit(current_user, session):
-        abort(403)
-    form = NoteForm(prefix=prefix)
-    if not form.validate_on_submit() or _version(form) is None:
-        if not form.body.errors:  # only the hidden version was wrong: say so, or nothing would
-            flash("The note could not be saved: the page was out of date. Please reload it and "
-                  "try again; your text is below.", "error")
-        return _render(session, 400, **{form_name: form})
-    try:
-        save(current_user, session, form.body.data, _version(form))
-    except services.Conflict as exc:
-        return _conflict(session, kind, exc, url_for(endpoint, session_id=session.id), prefix)
-    flash(saved, "success")
-    return redirect(url_for("therapy_sessions.show", session_id=session.id))
+    return render_session(policy.get_visible_or_404(TherapySession, session_id))
 
 
 @bp.get("/sessions/<int:session_id>/history")
@@ -187,7 +87,7 @@ def comment(session_id):
     form = CommentForm()
     if not form.validate_on_submit():
         if form.body.data:  # the page again, with her text and what to change: nothing lost
-            return _render(session, 400, comment_form=form)
+            return render_session(session, 400, comment_form=form)
         flash(" ".join(e for errs in form.errors.values() for e in errs), "error")
         return redirect(url_for("therapy_sessions.show", session_id=session.id))
     services.add_comment(current_user, session, form.body.data, form.once_key())
@@ -207,10 +107,10 @@ def add_member_note(session_id):
         if not form.body.errors:  # the page shows no error for the choice or the hidden version
             flash("Your note could not be saved: choose who may read it, and reload the page if "
                   "this keeps happening. Your text is below.", "error")
-        return _render(session, 400, member_form=form)
+        return render_session(session, 400, member_form=form)
     try:
         services.add_member_note(current_user, session, form.body.data, form.visibility.data,
-                                 form.once_key())
+                                 form.once_key(), form.draft_version.data)
     except services.SessionError as exc:
         flash(str(exc), "error")
     else:
@@ -226,12 +126,12 @@ def edit_member_note(note_id):
     if not policy.can_edit_session_note(current_user, note) or note.kind != "member":
         abort(403)
     form = MemberNoteForm(prefix=f"note{note.id}")
-    if not form.validate_on_submit() or _version(form) is None:
+    if not form.validate_on_submit() or note_version(form) is None:
         flash(" ".join(e for errs in form.errors.values() for e in errs) or "Please try again.", "error")
         return redirect(url_for("therapy_sessions.show", session_id=note.session_id))
     try:
         services.edit_member_note(current_user, note, form.body.data, form.visibility.data,
-                                  _version(form))
+                                  note_version(form))
     except services.Conflict as exc:
         return render_template("therapy_sessions/conflict.html", session=note.session, kind="note", conflict=exc,
                                form=MemberNoteForm(formdata=None, body=exc.your_body,
@@ -251,8 +151,8 @@ def index():
     """The client's sessions: shared notes and her agenda, newest first."""
     policy.require_client(current_user)
     page = request.args.get("page", 1, type=int)
-    return render_template("therapy_sessions/index.html", sessions=services.sessions_page(current_user, page),
-                           agenda=services.agenda_for(current_user, include_done=True),
+    return render_template("therapy_sessions/index.html", sessions=session_lists.sessions_page(current_user, page),
+                           agenda=session_lists.agenda_for(current_user, include_done=True),
                            agenda_form=AgendaForm(formdata=None))
 
 
@@ -292,4 +192,9 @@ def prep(client_id):
     client = policy.get_visible_or_404(User, client_id)
     policy.require_therapist(current_user)
     return render_template("therapy_sessions/prep.html", client=client, action_form=CsrfForm(),
-                           today=today_for(client), **services.prep(current_user, client))
+                           today=today_for(client), **session_lists.prep(current_user, client),
+                           note_drafts=note_drafts.waiting_for(current_user, client))
+
+
+# The notes' saving, their drafts and the templates: views of this blueprint, in modules of their own.
+from app.therapy_sessions import note_draft_routes, note_routes, template_routes  # noqa: E402,F401

@@ -10,15 +10,23 @@ from werkzeug.exceptions import Forbidden
 from app import policy
 from app.extensions import db
 from app.models import NOTE_SHARED, AgendaItem, ClinicalNote, SessionNote, TherapySession, User
-from app.therapy_sessions import services
+from app.therapy_sessions import note_drafts, services
+
+KINDS = {"shared notes": note_drafts.SHARED, "private clinical note": note_drafts.CLINICAL}
 
 
 @dataclass
 class NoteEdit:
-    """What the page sent for one note: the text and the version the edit began from."""
+    """What the page sent for one note: the text, the version the edit began from, the draft
+    the page held, and (a clinical note on a template) the template's name and the sections.
+    `changed` is False when the text is the stored one: nothing to save, her draft to settle."""
 
     body: str
     base_version: int
+    template_name: str | None = None
+    sections: list | None = None
+    draft_seen: str | None = None
+    changed: bool = True
 
 
 @dataclass
@@ -29,17 +37,20 @@ class PageSaved:
     conflicts: list[tuple[str, services.Conflict]] = field(default_factory=list)
 
 
-def current_texts(therapist: User, session: TherapySession) -> dict[str, str]:
-    """The stored text of the shared and the clinical note ('' when not written yet)."""
+def current_texts(therapist: User, session: TherapySession) -> dict[str, tuple]:
+    """What the shared and the clinical note hold now, as (body, template name, sections)
+    (('', None, None) when not written yet)."""
     if not policy.can_edit_shared_note(therapist, session):
         raise Forbidden()
     shared = db.session.scalar(sa.select(SessionNote.body).where(
         SessionNote.session_id == session.id, SessionNote.kind == NOTE_SHARED))
     clinical = None
     if policy.can_view_clinical_note(therapist, session):
-        clinical = db.session.scalar(sa.select(ClinicalNote.body).where(
-            ClinicalNote.session_id == session.id))
-    return {"shared": shared or "", "clinical": clinical or ""}
+        clinical = db.session.execute(sa.select(ClinicalNote.body, ClinicalNote.template_name,
+                                                ClinicalNote.sections).where(
+            ClinicalNote.session_id == session.id)).first()
+    return {"shared": (shared or "", None, None),
+            "clinical": (clinical[0], clinical[1], clinical[2] or None) if clinical else ("", None, None)}
 
 
 def save_session_page(therapist: User, session: TherapySession, *, shared: NoteEdit | None,
@@ -50,12 +61,19 @@ def save_session_page(therapist: User, session: TherapySession, *, shared: NoteE
     if not policy.can_edit_shared_note(therapist, session):
         raise Forbidden()
     result = PageSaved()
-    for kind, edit, save in (("shared notes", shared, services.save_shared_note),
-                             ("private clinical note", clinical, services.save_clinical_note)):
+    for kind, edit in (("shared notes", shared), ("private clinical note", clinical)):
         if edit is None:
             continue
+        if not edit.changed:  # left as stored: only her draft the page held is settled
+            note_drafts.settle(therapist, session, KINDS[kind], edit.draft_seen, edit.body, edit.sections)
+            db.session.commit()
+            continue
         try:
-            save(therapist, session, edit.body, edit.base_version)
+            if kind == "shared notes":
+                services.save_shared_note(therapist, session, edit.body, edit.base_version, edit.draft_seen)
+            else:
+                services.save_clinical_note(therapist, session, edit.body, edit.base_version,
+                                            edit.template_name, edit.sections, edit.draft_seen)
         except services.Conflict as conflict:
             result.conflicts.append((kind, conflict))
         else:

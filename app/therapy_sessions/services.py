@@ -9,23 +9,18 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import Forbidden
 
 from app import audit, policy
-from app.core import once, paging
+from app.core import once
 from app.core.clock import zone_for
 from app.extensions import db
 from app.models import (
     NOTE_MEMBER,
     NOTE_SHARED,
-    REFLECTION_SUBMITTED,
-    TASK_OPEN,
     VISIBLE_TO_PAIR,
     VISIBLE_TO_THERAPIST,
     AgendaItem,
-    Assignment,
     ClinicalNote,
     ClinicalNoteRevision,
     Pair,
-    PairMember,
-    Reflection,
     SessionComment,
     SessionNote,
     SessionNoteRevision,
@@ -34,9 +29,7 @@ from app.models import (
     utcnow,
 )
 from app.notifications.services import notify
-
-SESSIONS_PER_PAGE = 10
-MAX_PAGE = 100_000
+from app.therapy_sessions import note_drafts
 
 
 class SessionError(Exception):
@@ -50,6 +43,9 @@ class Conflict(Exception):
     current_body: str
     current_version: int
     your_body: str
+    # A clinical note on a template: her sections and their template, to merge field by field.
+    your_template: str | None = None
+    your_sections: list | None = None
 
 
 def record_session(therapist: User, who: User | Pair, day: date, at: time,
@@ -122,7 +118,8 @@ def _save_versioned(note, body: str, base_version: int, extra: dict, revision) -
     if updated != 1:
         db.session.rollback()
         db.session.refresh(note)
-        raise Conflict(current_body=note.body, current_version=note.version, your_body=body)
+        raise Conflict(current_body=note.body, current_version=note.version, your_body=body,
+                       your_template=extra.get("template_name"), your_sections=extra.get("sections"))
     db.session.add(revision)
 
 
@@ -139,8 +136,10 @@ def _lock_session(session: TherapySession) -> None:
                            .with_for_update())
 
 
-def save_shared_note(therapist: User, session: TherapySession, body: str, base_version: int) -> SessionNote:
-    """Write or edit the shared summary. A stale version raises Conflict; nothing is overwritten."""
+def save_shared_note(therapist: User, session: TherapySession, body: str, base_version: int,
+                     draft_seen: str | None = None) -> SessionNote:
+    """Write or edit the shared summary. A stale version raises Conflict; nothing is overwritten.
+    Her draft of it that the page held (`draft_seen`) is settled in the same transaction."""
     if not policy.can_edit_shared_note(therapist, session):
         raise Forbidden()
     query = sa.select(SessionNote).where(SessionNote.session_id == session.id,
@@ -160,13 +159,18 @@ def save_shared_note(therapist: User, session: TherapySession, body: str, base_v
         _save_versioned(note, body, base_version, {}, SessionNoteRevision(
             note_id=note.id, version=note.version, body=note.body, visibility=note.visibility,
             saved_at=note.updated_at, saved_by_id=note.author_id))
+    note_drafts.settle(therapist, session, note_drafts.SHARED, draft_seen, body)
     audit.record(therapist, "shared_note_saved", None, session)
     db.session.commit()
     return note
 
 
-def save_clinical_note(therapist: User, session: TherapySession, body: str, base_version: int) -> ClinicalNote:
-    """Write or edit the private clinical note (its history stays in its own table)."""
+def save_clinical_note(therapist: User, session: TherapySession, body: str, base_version: int,
+                       template_name: str | None = None, sections: list | None = None,
+                       draft_seen: str | None = None) -> ClinicalNote:
+    """Write or edit the private clinical note (its history stays in its own table): free text,
+    or on a template (its name and [[label, text], ...], with `body` the same words as one
+    readable whole). Her draft of it that the page held is settled with it."""
     if not policy.can_view_clinical_note(therapist, session):
         raise Forbidden()
     query = sa.select(ClinicalNote).where(ClinicalNote.session_id == session.id)
@@ -177,19 +181,24 @@ def save_clinical_note(therapist: User, session: TherapySession, body: str, base
     if note is None:
         if base_version != 0:
             db.session.rollback()  # let go of the lock
-            raise Conflict(current_body="", current_version=0, your_body=body)
-        note = ClinicalNote(session_id=session.id, therapist_id=therapist.id, body=body, version=1)
+            raise Conflict(current_body="", current_version=0, your_body=body,
+                           your_template=template_name, your_sections=sections)
+        note = ClinicalNote(session_id=session.id, therapist_id=therapist.id, body=body, version=1,
+                            template_name=template_name, sections=sections)
         db.session.add(note)
     else:
-        _save_versioned(note, body, base_version, {}, ClinicalNoteRevision(
-            note_id=note.id, version=note.version, body=note.body, saved_at=note.updated_at))
+        _save_versioned(note, body, base_version, {"template_name": template_name, "sections": sections},
+                        ClinicalNoteRevision(note_id=note.id, version=note.version, body=note.body,
+                                             template_name=note.template_name, sections=note.sections,
+                                             saved_at=note.updated_at))
+    note_drafts.settle(therapist, session, note_drafts.CLINICAL, draft_seen, body, sections)
     audit.record(therapist, "clinical_note_saved", None, session)
     db.session.commit()
     return note
 
 
 def add_member_note(member: User, session: TherapySession, body: str, visibility: str,
-                    once_key: str | None = None) -> SessionNote | None:
+                    once_key: str | None = None, draft_seen: str | None = None) -> SessionNote | None:
     """A pair member's own note: for the therapist only, or for the therapist and her partner
     (once per one-time key: the same form posted again adds nothing and returns None)."""
     if not policy.can_add_member_note(member, session):
@@ -202,6 +211,7 @@ def add_member_note(member: User, session: TherapySession, body: str, visibility
                        visibility=visibility, body=body, version=1)
     db.session.add(note)
     db.session.flush()
+    note_drafts.settle(member, session, note_drafts.MEMBER, draft_seen, body)
     audit.record(member, "member_note_added", member, note)
     db.session.commit()
     return note
@@ -258,70 +268,3 @@ def tick_agenda_item(therapist: User, item: AgendaItem, done: bool = True) -> No
     item.done_at = utcnow() if done else None
     audit.record(therapist, "agenda_item_ticked" if done else "agenda_item_reopened", item.client, item)
     db.session.commit()
-
-
-# --- lists and pages -------------------------------------------------------------------------
-
-def sessions_page(user: User, page: int, client: User | None = None):
-    """Sessions newest first: a client's own (and her pairs'), or one client's for her therapist."""
-    query = policy.visible_sessions(user)
-    if client is not None:
-        pair_ids = sa.select(PairMember.pair_id).where(PairMember.user_id == client.id)
-        query = query.where(sa.or_(TherapySession.client_id == client.id, TherapySession.pair_id.in_(pair_ids)))
-    query = query.options(selectinload(TherapySession.notes)).order_by(
-        TherapySession.starts_at.desc(), TherapySession.id.desc())
-    return db.paginate(query, page=min(max(page, 1), MAX_PAGE), per_page=SESSIONS_PER_PAGE,
-                       error_out=False)
-
-
-def client_sessions(therapist: User, client: User, page: int = 1):
-    """A page of one client's sessions (her own and her pairs') for her therapist, each as
-    (session, shared note written?) in one query: the list needs no note text."""
-    pair_ids = sa.select(PairMember.pair_id).where(PairMember.user_id == client.id)
-    shared_written = sa.exists().where(SessionNote.session_id == TherapySession.id,
-                                       SessionNote.kind == NOTE_SHARED)
-    query = (policy.visible_sessions(therapist)
-             .where(sa.or_(TherapySession.client_id == client.id, TherapySession.pair_id.in_(pair_ids)))
-             .add_columns(shared_written.label("shared_written"))
-             .order_by(TherapySession.starts_at.desc(), TherapySession.id.desc()))
-    return paging.paginate(query, page, SESSIONS_PER_PAGE, rows=True)
-
-
-def agenda_for(client: User, include_done: bool = False) -> list[AgendaItem]:
-    query = sa.select(AgendaItem).where(AgendaItem.client_id == client.id)
-    if not include_done:
-        query = query.where(AgendaItem.done_at.is_(None))
-    return list(db.session.scalars(query.order_by(AgendaItem.done_at.is_not(None),
-                                                  AgendaItem.created_at.desc())))
-
-
-def last_session_start(client: User):
-    """Her most recent session that has taken place, alone or with her pair."""
-    pair_ids = sa.select(PairMember.pair_id).where(PairMember.user_id == client.id)
-    return db.session.scalar(
-        sa.select(sa.func.max(TherapySession.starts_at))
-        .where(sa.or_(TherapySession.client_id == client.id, TherapySession.pair_id.in_(pair_ids)),
-               TherapySession.starts_at <= utcnow()))
-
-
-def prep(therapist: User, client: User) -> dict:
-    """Everything since her last session: reflections (reviewed or not), the ratings trend,
-    agenda items, open and overdue tasks."""
-    if not policy.can_view_client(therapist, client) or not policy.is_therapist(therapist):
-        raise Forbidden()
-    since = last_session_start(client)
-    reflections = db.session.scalars(
-        policy.visible_reflections(therapist).where(Reflection.author_id == client.id)
-        .where(Reflection.submitted_at > since if since is not None else sa.true())
-        .order_by(Reflection.submitted_at)
-    ).all()
-    open_tasks = db.session.scalars(
-        policy.visible_assignments(therapist).where(Assignment.client_id == client.id,
-                                                    Assignment.status == TASK_OPEN)
-        .order_by(Assignment.due_date)
-    ).all()
-    trend = [(r.submitted_at, r.resentment, r.closeness, r.stayed_present) for r in reflections
-             if r.status == REFLECTION_SUBMITTED]
-    audit.record_read(therapist, client, client, action="read_session_prep")
-    return {"since": since, "reflections": reflections, "open_tasks": open_tasks, "trend": trend,
-            "agenda": agenda_for(client)}

@@ -14,8 +14,9 @@ import re
 
 from flask import Flask
 
-# Paths whose last segment is a secret: /reset/<token>, /invitations/accept/<token>.
-TOKEN_PATH = re.compile(r"(/reset/|/invitations/accept/)[^\s\"'?#/]+")
+# Paths whose last segment is a secret: /reset/<token>, /invitations/accept/<token>, and a
+# therapist's calendar address /calendar/<token>.ics (fetched by her calendar every hour or so).
+TOKEN_PATH = re.compile(r"(/reset/|/invitations/accept/|(?<!/account)/calendar/)[^\s\"'?#/]+")
 REDACTED = "[redacted]"
 REQUEST_LOGGERS = ("werkzeug", "gunicorn.access")
 QUIET_LOGGERS = ("sqlalchemy",)

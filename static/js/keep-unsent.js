@@ -7,6 +7,9 @@
 // sealed (local-copy.js, as draft.js's copy), and only across the one page load that follows
 // the send. Each box is sealed as it is typed in, so the send can keep it at once; where it
 // cannot be sealed (no WebCrypto or IndexedDB) nothing is kept, and leaving asks first.
+// A box that saves itself as a draft (note-draft.js: session notes) is watched here too: once
+// the server has its text, that script makes the text the box's defaultValue, so it is no longer
+// unsent; until then it is kept and asked about like any other.
 // (Issue 24: the same rule as draft.js's copy of a reflection, since an addition to a
 // reflection is kept here too.)
 (function () {
@@ -50,6 +53,8 @@
   function putBack(el, value) {
     if (typeof value !== "string" || value === el.value) { return; }
     el.value = value;
+    // As if typed: a box that saves itself as a draft (note-draft.js) saves it now.
+    el.dispatchEvent(new Event("input", { bubbles: true }));
     var details = el.closest("details");
     if (details) { details.open = true; }
     var note = document.createElement("p");

@@ -20,6 +20,7 @@ PAGES = {
     "therapist": ["/caseload", "/clients/{client}", "/clients/{client}/assign", "/review",
                   "/reflections/{reflection}", "/tasks/{open_task}", "/exercises/",
                   "/exercises/{own_exercise}", "/exercises/{own_exercise}/edit", "/exercises/new",
+                  "/exercises/{own_exercise}/preview", "/exercises/{own_exercise}/assign",
                   "/invitations/new", "/pairs/new", "/pairs/{pair}", "/pairs/{pair}/assign",
                   "/clients/{client}/prep", "/clients/{client}/sessions/new", "/sessions/{session}",
                   "/sessions/{session}/history", "/sessions/{pair_session}", "/notifications",
