@@ -1,15 +1,25 @@
-"""The session journey: an agenda item the client adds shows on the therapist's prep page;
-she ticks it off in the session and the client sees it as talked about. Typed text is never
+"""The session journey: scheduled ahead, prepared with the client's agenda item, held and
+written up on a template; she ticks the item off and the client sees it as talked about. Typed text is never
 lost by something the page offers (another form's button, a link)."""
+from datetime import timedelta
+
 from playwright.sync_api import expect
 
 from tests.browser.conftest import new_signed_in_page, sign_in
 from tests.conftest import PASSWORD, make_client, make_therapist
 
 
-def test_agenda_item_reaches_the_prep_page_and_the_shared_notes_reach_the_client(base, page, browser):
-    therapist = make_therapist("Ruth")
-    client = make_client(therapist, "Maria")
+def test_prepare_hold_and_write_up_a_session(base, page, browser):
+    """Scheduled ahead (the client sees it coming), prepared (her agenda item on the prep page),
+    held (its hour passes), written up on the SOAP template with an agenda tick; she reads the
+    shared notes and sees the item talked about."""
+    import sqlalchemy as sa
+
+    from app.extensions import db
+    from app.models import TherapySession, utcnow
+
+    therapist = make_therapist("Ruth", timezone="Europe/London")
+    client = make_client(therapist, "Maria", timezone="Europe/London")
 
     me = new_signed_in_page(browser, base, client, PASSWORD, viewport={"width": 375, "height": 812})
     me.get_by_role("link", name="Sessions").click()
@@ -19,24 +29,38 @@ def test_agenda_item_reaches_the_prep_page_and_the_shared_notes_reach_the_client
 
     sign_in(page, base, therapist.email, PASSWORD)
     page.get_by_role("link", name=client.name).click()
+    page.get_by_role("link", name="Schedule a session").click()
+    tomorrow = (utcnow() + timedelta(days=1)).date()
+    page.get_by_label("Date").fill(tomorrow.isoformat())
+    page.get_by_label("Start time").fill("10:00")
+    page.get_by_label("Place or video link (optional)").fill("Room 2, 14 Harbour Street")
+    page.get_by_role("button", name="Schedule the session").click()
+    expect(page.get_by_text("Session scheduled")).to_be_visible()
+    me.goto(base + "/home")
+    expect(me.get_by_text("Your next session")).to_be_visible()
+    expect(me.get_by_text("Room 2, 14 Harbour Street")).to_be_visible()
+
+    # The day comes and the session is held: its hour is now an hour ago.
+    session_id = db.session.scalar(sa.select(TherapySession.id))
+    db.session.execute(sa.update(TherapySession).values(starts_at=utcnow() - timedelta(hours=1)))
+    db.session.commit()
     page.get_by_role("link", name="Session prep").click()
     expect(page.get_by_text("How to answer when she mentions the wedding")).to_be_visible()
 
-    page.get_by_role("link", name="Record a session").click()
-    page.get_by_label("Time").fill("10:00")
-    page.get_by_role("button", name="Record the session").click()
-    expect(page.get_by_text("Session recorded.")).to_be_visible()
-    # One form: the shared note, the private note and the agenda ticks are saved by one Save
+    page.goto(f"{base}/sessions/{session_id}")
     page.get_by_label(f"Shared notes — {client.name} reads this").fill("We talked about the wedding and a calm answer.")
-    page.get_by_label("Private clinical note — only you").fill("Calmer than last month.")
+    page.get_by_label("Write it on").select_option("soap")
+    page.get_by_role("button", name="Use this template").click()
+    page.get_by_label("Subjective").fill("Calmer than last month.")
     page.get_by_label("How to answer when she mentions the wedding").check()
     page.get_by_role("button", name="Save").first.click()
     saved = "Saved: the shared notes, the private clinical note and 1 agenda item ticked off."
     expect(page.get_by_text(saved)).to_be_visible()
-    expect(page.get_by_label("Private clinical note — only you")).to_have_value("Calmer than last month.")
+    expect(page.get_by_label("Subjective")).to_have_value("Calmer than last month.")
 
     me.get_by_role("link", name="Sessions").click()
     expect(me.get_by_text("We talked about the wedding and a calm answer.")).to_be_visible()
+    expect(me.get_by_text("Calmer than last month.")).to_have_count(0)  # the clinical note is hers alone
     me.get_by_text("Talked about (1)").click()
     expect(me.get_by_text("How to answer when she mentions the wedding")).to_be_visible()
     me.context.close()
