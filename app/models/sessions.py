@@ -149,7 +149,7 @@ class NoteDraft(db.Model):
 
     __tablename__ = "note_drafts"
     __table_args__ = (
-        sa.UniqueConstraint("session_id", "author_id", "kind", name="uq_note_drafts_one_per_note"),
+        sa.UniqueConstraint("session_id", "author_id", "kind", "note_id", name="uq_note_drafts_one_per_note"),
         sa.CheckConstraint("kind IN ('shared', 'clinical', 'member')", name="kind_known"),
     )
 
@@ -159,8 +159,14 @@ class NoteDraft(db.Model):
     )
     author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(sa.String(10))
+    # A member's draft of an edit of one of her notes: that note's id; 0 for every other draft
+    # (a shared or clinical note is one per session; a member's new note has no id yet). Not a
+    # foreign key: 0 points nowhere, and the note's own deletion takes the session's drafts anyway.
+    note_id: Mapped[int] = mapped_column(default=0, server_default="0")
     body: Mapped[str] = mapped_column(EncryptedText())
     sections: Mapped[list | None] = mapped_column(EncryptedJSON())
+    template_name: Mapped[str | None] = mapped_column(sa.String(80))  # the sections' template
+    visibility: Mapped[str | None] = mapped_column(sa.String(10))  # a member note's chosen readers
     base_version: Mapped[int | None] = mapped_column()  # the note's version she started from
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
