@@ -193,11 +193,18 @@ class World:
 
     def save_note_draft(self, author: str, where: str, kind: str) -> None:
         """As the author, keep a draft of one note of a session through the notes' autosave
-        (issue 18): a marker in the note, or in every section of a clinical note on SOAP."""
+        (issue 18): a marker in the note, or in every section of a clinical note on SOAP.
+        "member_edit": her draft of an edit of her own note there (for both members to read)."""
         from app.therapy_sessions.note_drafts import stored_note
         session = self.sessions[where]
         payload = {"kind": kind, "base_version": str(stored_note(session, kind).version),
                    "draft_version": "", "body": f"{marker(author, where + '_' + kind, 0)} words"}
+        if kind == "member_edit":
+            note = db.session.scalar(sa.select(SessionNote).where(
+                SessionNote.session_id == session.id, SessionNote.author_id == self.users[author].id,
+                SessionNote.kind == "member"))
+            payload.update(kind="member", note_id=str(note.id), base_version=str(note.version),
+                           visibility="pair")
         if kind == "clinical":
             payload.update(body="", labels=["Subjective", "Objective", "Assessment", "Plan"],
                            sections=[marker(author, where + "_clinical", i) for i in range(4)])
@@ -486,6 +493,7 @@ def world(_app, _smtp_server):
             ("maria", "p2_maria"),              # pair, revealed together: Dora sent and shared
             ("maria", "maria_new", True),       # beside her sent reflection; the form's button
             ("maria", "pair_session", "member"),  # a note of her own on the pair's session
+            ("maria", "pair_session", "member_edit"),  # an edit of her note that Dora reads
         ])
         w.sweep("after_maria")
         _saving_drafts(w, "Dora's, Iris's and Priya's drafts", [

@@ -4,6 +4,8 @@ the draft; a note saved meanwhile is a conflict, never an overwrite; the endpoin
 it cannot keep without losing anything; closing an account removes her drafts."""
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -14,6 +16,7 @@ from tests.builders_sessions import (
     clinical_of,
     hidden_value,
     linked_pair,
+    member_note,
     record,
     shared_note,
     shared_of,
@@ -22,8 +25,8 @@ from tests.builders_sessions import (
 from tests.conftest import csrf_token_from, login
 
 
-def autosave(browser, session_id, kind="shared", body="", base=0, seen="", sections=None, **headers):
-    payload = {"kind": kind, "body": body, "base_version": str(base), "draft_version": seen}
+def autosave(browser, session_id, kind="shared", body="", base=0, seen="", sections=None, extra=None, **headers):
+    payload = {"kind": kind, "body": body, "base_version": str(base), "draft_version": seen, **(extra or {})}
     if sections is not None:
         payload.update(labels=[label for label, _ in sections], sections=[text for _, text in sections])
     return browser.post(f"/sessions/{session_id}/note-draft", json=payload, headers=headers)
@@ -161,7 +164,10 @@ def test_the_autosave_refuses_what_it_cannot_keep(ruth_with_maria, app):
                 {"kind": "shared", "body": "", "base_version": "1" * 10},
                 {"kind": "shared", "labels": ["A"], "sections": ["b"], "base_version": "0"},
                 {"kind": "clinical", "labels": ["A", "B"], "sections": ["b"], "base_version": "0"},
-                {"kind": "clinical", "labels": [" "], "sections": ["b"], "base_version": "0"}):
+                {"kind": "clinical", "labels": [" "], "sections": ["b"], "base_version": "0"},
+                {"kind": "shared", "body": "", "base_version": "0", "note_id": "3"},
+                {"kind": "member", "body": "", "base_version": "0", "note_id": 3},
+                {"kind": "member", "body": "", "base_version": "0", "visibility": "everyone"}):
         response = ruth.post(f"/sessions/{session.id}/note-draft", json=bad)
         answer = response.get_json()
         assert response.status_code == 400 and (answer.get("message") or answer.get("error")), bad
@@ -231,3 +237,93 @@ def test_closing_her_account_removes_her_drafts(people, app):
     assert autosave(therapist, pair_session.id, body="RUTHS").status_code == 200
     assert therapist.post(f"/clients/{maria.id}/close").status_code == 302
     assert [d.author_id for d in drafts()] == [ruth.id], "hers are gone; her therapist's stay"
+
+
+def box(page: str, name: str) -> str:
+    """The text in the textarea named `name` (its own box, not any other)."""
+    match = re.search(r'<textarea[^>]*\bname="%s"[^>]*>(.*?)</textarea>' % re.escape(name), page, re.DOTALL)
+    assert match, f"no box {name}"
+    return match.group(1).strip()
+
+
+def chosen(page: str, name: str) -> str:
+    """The value of the checked radio button named `name`."""
+    radios = re.findall(r'<input[^>]*\bname="%s"[^>]*>' % re.escape(name), page)
+    (checked,) = [r for r in radios if re.search(r"\bchecked\b", r)]
+    return re.search(r'\bvalue="([^"]*)"', checked).group(1)
+
+
+@pytest.fixture
+def pair_world(people, app):
+    """Maria's note on a session with Elena, and a browser each for Maria, Elena and Ruth."""
+    ruth, maria, elena = people["therapist"], people["client"], people["other_client_same_therapist"]
+    session = record(ruth, linked_pair(ruth, maria, elena))
+    note = member_note(maria, session, "MARIAS SAVED NOTE", "therapist")
+    browsers = {}
+    for name, user in (("maria", maria), ("elena", elena), ("ruth", ruth)):
+        browsers[name] = app.test_client()
+        login(browsers[name], user)
+    return dict(people, session=session, note=note, **browsers)
+
+
+def test_a_members_edit_keeps_its_own_draft_for_her_alone_and_her_save_settles_it(pair_world):
+    w = pair_world
+    session, note, maria = w["session"], w["note"], w["maria"]
+    edit = {"note_id": str(note.id), "visibility": "pair"}
+    seen = autosave(maria, session.id, kind="member", body="EDIT-DRAFT", base=1, extra=edit)
+    assert seen.status_code == 200 and "not yet saved to your note" in seen.get_json()["message"]
+    autosave(maria, session.id, kind="member", body="NEW-DRAFT", extra={"visibility": "pair"})
+    assert sorted((d.note_id, d.body, d.visibility) for d in drafts()) == [
+        (0, "NEW-DRAFT", "pair"), (note.id, "EDIT-DRAFT", "pair")]
+    page = text_of(maria.get(f"/sessions/{session.id}"))
+    prefix = f"note{note.id}-"
+    assert box(page, prefix + "body") == "EDIT-DRAFT" and box(page, "body") == "NEW-DRAFT"
+    assert chosen(page, prefix + "visibility") == "pair" and chosen(page, "visibility") == "pair"
+    assert hidden_value(page, prefix + "draft_version") == seen.get_json()["version"]
+    # Not Elena's (she may not even edit it), not Ruth's: no page, no export, no autosave.
+    assert autosave(w["elena"], session.id, kind="member", body="x", base=1, extra=edit).status_code == 404
+    assert autosave(w["ruth"], session.id, kind="member", body="x", base=1, extra=edit).status_code == 403
+    for who, urls in (("elena", [f"/sessions/{session.id}", "/sessions", "/export", "/export.json"]),
+                      ("ruth", [f"/sessions/{session.id}", f"/clients/{w['client'].id}/export.json?private_notes=1",
+                                f"/clients/{w['client'].id}/export?private_notes=1"])):
+        for url in urls:
+            assert "EDIT-DRAFT" not in text_of(w[who].get(url)), (who, url)
+    other = record(w["therapist"], session.pair)  # the same pair's next session: not that note's
+    assert autosave(maria, other.id, kind="member", body="x", base=1, extra=edit).status_code == 404
+    saved = maria.post(f"/session-notes/{note.id}", data={
+        prefix + "body": "EDIT-DRAFT, DONE", prefix + "visibility": "pair", prefix + "version": "1",
+        prefix + "draft_version": seen.get_json()["version"]})
+    assert saved.status_code == 302
+    assert [(d.note_id, d.body) for d in drafts()] == [(0, "NEW-DRAFT")], "only that edit's draft settles"
+    assert "EDIT-DRAFT, DONE" in text_of(w["elena"].get(f"/sessions/{session.id}"))
+
+
+def test_a_members_edit_of_a_note_changed_since_is_a_conflict_and_her_words_stay_her_draft(pair_world):
+    w = pair_world
+    session, maria = w["session"], w["maria"]
+    edit = {"note_id": str(w["note"].id), "visibility": "therapist"}
+    seen = autosave(maria, session.id, kind="member", body="TYPED ON V1", base=1, extra=edit).get_json()["version"]
+    session_services.edit_member_note(w["client"], w["note"], "SAVED ELSEWHERE", "therapist", 1)  # another device
+    page = text_of(maria.get(f"/sessions/{session.id}"))
+    prefix = f"note{w['note'].id}-"
+    assert box(page, prefix + "body") == "TYPED ON V1" and hidden_value(page, prefix + "version") == "1"
+    assert "began from an earlier version of the note" in page
+    assert autosave(maria, session.id, kind="member", body="OTHER", base=0, seen=seen, extra=edit).status_code == 409
+    conflict = maria.post(f"/session-notes/{w['note'].id}", data={
+        prefix + "body": "TYPED ON V1, MORE", prefix + "visibility": "pair", prefix + "version": "1",
+        prefix + "draft_version": seen})
+    assert conflict.status_code == 409 and "SAVED ELSEWHERE" in text_of(conflict)
+    assert [(d.body, d.visibility, d.base_version) for d in drafts()] == [("TYPED ON V1, MORE", "pair", 1)]
+    assert "TYPED ON V1" not in text_of(w["elena"].get(f"/sessions/{session.id}"))
+
+
+def test_a_clinical_draft_comes_back_on_the_template_it_was_written_on(ruth_with_maria):
+    w = ruth_with_maria
+    session = w["session"]
+    sections = [["Opening", "OPENING-WORDS"], ["Closing", ""]]  # no template has these labels
+    assert autosave(w["ruth"], session.id, kind="clinical", sections=sections,
+                    extra={"template_name": "Ruth's old template"}).status_code == 200
+    assert drafts()[0].template_name == "Ruth's old template"
+    page = text_of(w["ruth"].get(f"/sessions/{session.id}"))
+    assert hidden_value(page, "clinical-template_name") == "Ruth's old template"
+    assert "Ruth&#39;s old template (as this note was written)" in page and "OPENING-WORDS</textarea>" in page

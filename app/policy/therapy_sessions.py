@@ -5,6 +5,7 @@ import sqlalchemy as sa
 
 from app.models import ROLE_CLIENT, Pair, PairMember, utcnow
 from app.models.sessions import (
+    NOTE_MEMBER,
     NOTE_SHARED,
     VISIBLE_TO_PAIR,
     AgendaItem,
@@ -148,9 +149,13 @@ def can_tick_agenda_item(user, item: AgendaItem) -> bool:
 
 # --- notes being written: drafts, and clinical note templates -------------------------------
 
-def can_write_session_note(user, session: TherapySession, kind: str) -> bool:
+def can_write_session_note(user, session: TherapySession, kind: str, note: SessionNote | None = None) -> bool:
     """Who writes which note of a session (and so may keep a draft of it): the shared summary
-    and the private clinical note are the therapist's; a member's own note is each member's."""
+    and the private clinical note are the therapist's; a member's own note is each member's.
+    An edit of one member's note (`note`) is its author's alone: the rule its Save asks."""
+    if note is not None:
+        return (kind == "member" and session is not None and note.session_id == session.id
+                and note.kind == NOTE_MEMBER and can_edit_session_note(user, note))
     if kind == "shared":
         return can_edit_shared_note(user, session)
     if kind == "clinical":

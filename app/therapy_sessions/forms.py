@@ -198,4 +198,19 @@ def draft_payload(payload) -> dict:
             if len(text) > NOTE_MAX:
                 raise _too_long(f"“{label}”", text)
         body = note_templates.joined(sections)
-    return {"kind": kind, "body": body, "sections": sections, "base_version": int(base), "seen": seen}
+    return {"kind": kind, "body": body, "sections": sections, "base_version": int(base), "seen": seen,
+            **_draft_extras(payload, kind, sections)}
+
+
+def _draft_extras(payload: dict, kind: str, sections: list | None) -> dict:
+    """A member's draft: the note she edits (note_id, digits; absent or "0" for a new note) and
+    the readers she chose (visibility); a clinical draft on sections: its template's name."""
+    note_id, visibility, name = payload.get("note_id", "0"), payload.get("visibility"), payload.get("template_name")
+    if not isinstance(note_id, str) or not re.fullmatch(r"[0-9]{1,9}", note_id) \
+            or (kind != "member" and int(note_id)) \
+            or visibility not in (None, "", "therapist", "pair") or (visibility and kind != "member") \
+            or not (name is None or isinstance(name, str) and len(name) <= note_templates.NAME_MAX):
+        raise DraftShapeError("Not saved as a draft: the page was out of date. Please reload it; "
+                              "your text is still here.")
+    name = clean_text(name or "").strip() if sections else ""
+    return {"note_id": int(note_id), "visibility": visibility or None, "template_name": name or None}

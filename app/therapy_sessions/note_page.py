@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app import policy
-from app.models import NoteDraft, TherapySession, User, utcnow
+from app.models import NoteDraft, SessionNote, TherapySession, User, utcnow
 from app.therapy_sessions import note_drafts, note_templates
 from app.therapy_sessions.forms import ClinicalNoteForm, MemberNoteForm, NoteForm
 
@@ -44,12 +44,14 @@ def _shared_form(state: NoteState) -> NoteForm:
 
 def clinical_form_for(state: NoteState, choices: list[note_templates.Template]) -> ClinicalNoteForm:
     """The clinical note's form: her draft, else the note; on its template's sections if it has
-    one (a draft keeps its sections' labels: its template is the one with those labels)."""
+    one (a draft keeps its template's name; one kept before drafts did is known by its labels)."""
     draft, note = state.draft, state.note
     if draft is not None:
         body, sections = draft.body, draft.sections
         labels = [label for label, _ in sections or []]
-        if sections and note.sections and [label for label, _ in note.sections] == labels:
+        if sections and draft.template_name:
+            name = draft.template_name
+        elif sections and note.sections and [label for label, _ in note.sections] == labels:
             name = note.template_name
         else:
             found = note_templates.matching(choices, labels) if sections else None
@@ -74,18 +76,37 @@ def _key_of(choices, name, labels) -> str:
     return found.key if found else note_templates.AS_WRITTEN
 
 
-def states(user: User, session: TherapySession) -> dict[str, NoteState]:
+def states(user: User, session: TherapySession, drafts: dict | None = None) -> dict[str, NoteState]:
     """Each note she may write here, with her draft of it."""
-    drafts = note_drafts.drafts_on_page(user, session)
-    return {kind: NoteState(kind, drafts.get(kind), note_drafts.stored_note(session, kind))
+    drafts = note_drafts.drafts_on_page(user, session) if drafts is None else drafts
+    return {kind: NoteState(kind, drafts.get((kind, 0)), note_drafts.stored_note(session, kind))
             for kind in note_drafts.NOTE_DRAFT_KINDS if policy.can_write_session_note(user, session, kind)}
 
 
+def member_edits(user: User, session: TherapySession, notes: list[SessionNote],
+                 drafts: dict) -> dict[int, tuple[MemberNoteForm, NoteState]]:
+    """The edit form of each of her notes she may change, filled with her draft of that edit
+    (at the version it began from, with the readers she chose) where she has one."""
+    edits = {}
+    for note in notes:
+        if not policy.can_write_session_note(user, session, note_drafts.MEMBER, note):
+            continue
+        draft = drafts.get((note_drafts.MEMBER, note.id))
+        form = MemberNoteForm(formdata=None, prefix=f"note{note.id}", body=draft.body if draft else note.body,
+                              version=(draft.base_version or 0) if draft else note.version,
+                              visibility=(draft.visibility if draft else None) or note.visibility,
+                              draft_version=note_drafts.version_of(draft))
+        edits[note.id] = (form, NoteState(note_drafts.MEMBER, draft,
+                                          note_drafts.stored_note(session, note_drafts.MEMBER, note)))
+    return edits
+
+
 def note_forms(user: User, session: TherapySession, shared_form=None, clinical_form=None,
-               member_form=None) -> dict:
+               member_form=None, member_notes=()) -> dict:
     """The forms of the notes she may write (a form given back after a refused post is kept as
     it came: her text), her drafts' states and the templates she may pick."""
-    found = states(user, session)
+    drafts = note_drafts.drafts_on_page(user, session)
+    found = states(user, session, drafts)
     choices = note_templates.choices_for(user) if "clinical" in found else []
     context = {"note_states": found, "template_choices": choices, "template_of": _template_of(choices),
                "template_data": [{"key": t.key, "name": t.name, "sections": t.sections} for t in choices],
@@ -100,8 +121,10 @@ def note_forms(user: User, session: TherapySession, shared_form=None, clinical_f
     if member_form is None:
         draft = found["member"].draft if "member" in found else None
         member_form = MemberNoteForm(formdata=None, version=0, body=draft.body if draft else "",
+                                     visibility=(draft.visibility if draft else None) or "therapist",
                                      draft_version=note_drafts.version_of(draft))
     context["member_form"] = member_form
+    context["member_edits"] = member_edits(user, session, list(member_notes), drafts)
     return context
 
 

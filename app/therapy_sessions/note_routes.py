@@ -98,7 +98,8 @@ def save_notes(session_id):
         edited = {SHARED: edits.get("shared"), CLINICAL: edits.get("clinical")}
         return conflict_page(session, result.conflicts, {
             kind: note_drafts.keep_refused(current_user, session, DRAFT_KINDS[kind], edited[kind].draft_seen,
-                                           edited[kind].body, edited[kind].sections, edited[kind].base_version)
+                                           edited[kind].body, edited[kind].sections, edited[kind].base_version,
+                                           template_name=edited[kind].template_name)
             for kind, _ in result.conflicts})
     flash(saving.saved_sentence(result), "success")
     return redirect(url_for("therapy_sessions.show", session_id=session.id))
@@ -142,7 +143,7 @@ def _save_one(session, kind, form, form_name, saved):
                                         sections, form.draft_version.data)
     except services.Conflict as exc:
         kept = note_drafts.keep_refused(current_user, session, DRAFT_KINDS[kind], form.draft_version.data,
-                                        body, sections, note_version(form))
+                                        body, sections, note_version(form), template_name=template_name)
         return conflict_page(session, [(kind, exc)], {kind: kept})
     flash(saved, "success")
     return redirect(url_for("therapy_sessions.show", session_id=session.id))

@@ -54,7 +54,8 @@ def render_session(session, status=200, ticked=(), **forms):
     """The session page; a form given back after a refused post keeps what she typed."""
     content = services.open_session(current_user, session)
     return render_template("therapy_sessions/show.html", session=session, **content,
-                           **_forms(current_user, session, **forms), people=services.session_people(session),
+                           **_forms(current_user, session, member_notes=content["member_notes"], **forms),
+                           people=services.session_people(session),
                            ticked=set(ticked),
                            agenda=(session_lists.agenda_for(session.client)
                                    if session.client_id and policy.is_therapist(current_user) else [])
@@ -131,11 +132,14 @@ def edit_member_note(note_id):
         return redirect(url_for("therapy_sessions.show", session_id=note.session_id))
     try:
         services.edit_member_note(current_user, note, form.body.data, form.visibility.data,
-                                  note_version(form))
-    except services.Conflict as exc:
+                                  note_version(form), form.draft_version.data)
+    except services.Conflict as exc:  # her text becomes her draft of this edit: nothing lost
+        kept = note_drafts.keep_refused(current_user, note.session, "member", form.draft_version.data,
+                                        form.body.data, None, note_version(form), edited=note,
+                                        visibility=form.visibility.data)
         return render_template("therapy_sessions/conflict.html", session=note.session, kind="note", conflict=exc,
                                form=MemberNoteForm(formdata=None, body=exc.your_body,
-                                                   version=exc.current_version,
+                                                   version=exc.current_version, draft_version=kept,
                                                    visibility=form.visibility.data, prefix=f"note{note.id}"),
                                action_url=url_for("therapy_sessions.edit_member_note", note_id=note.id)), 409
     except services.SessionError as exc:

@@ -218,8 +218,9 @@ def add_member_note(member: User, session: TherapySession, body: str, visibility
 
 
 def edit_member_note(member: User, note: SessionNote, body: str, visibility: str,
-                     base_version: int) -> SessionNote:
-    """Change her note or who may read it (her choice, changeable at any time)."""
+                     base_version: int, draft_seen: str | None = None) -> SessionNote:
+    """Change her note or who may read it (her choice, changeable at any time). Her draft of
+    this edit that the page held (`draft_seen`) is settled in the same transaction."""
     if note.kind != NOTE_MEMBER or not policy.can_edit_session_note(member, note):
         raise Forbidden()
     if visibility not in (VISIBLE_TO_THERAPIST, VISIBLE_TO_PAIR):
@@ -227,6 +228,7 @@ def edit_member_note(member: User, note: SessionNote, body: str, visibility: str
     _save_versioned(note, body, base_version, {"visibility": visibility}, SessionNoteRevision(
         note_id=note.id, version=note.version, body=note.body, visibility=note.visibility,
         saved_at=note.updated_at, saved_by_id=member.id))
+    note_drafts.settle(member, note.session, note_drafts.MEMBER, draft_seen, body, edited=note)
     audit.record(member, "member_note_edited", member, note)
     db.session.commit()
     return note

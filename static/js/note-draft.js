@@ -2,7 +2,9 @@
 // member's note): a few seconds after typing stops, and when she leaves the box, what she typed
 // is posted as her draft (JSON, CSRF token in the header). A draft is hers alone: only the
 // note's Save shares it (or makes it part of the clinical note). Each box marked
-// [data-note-draft][data-note-draft-url] is one note; its status line says which it is now:
+// [data-note-draft][data-note-draft-url] is one note (a member's edit of a note of hers names it:
+// [data-note-id]; her draft of it keeps the readers she chose, a clinical draft its template);
+// its status line says which it is now:
 // "Saved as a draft at 10:42 — not yet shared", or what went wrong, and her text always stays.
 // Once the server has her text, the box's defaultValue becomes that text: keep-unsent.js (which
 // asks before leaving with unsent text, and keeps it when another form on the page is sent)
@@ -30,6 +32,7 @@
     this.kind = box.getAttribute("data-note-draft");
     this.url = box.getAttribute("data-note-draft-url");
     this.prefix = box.getAttribute("data-note-prefix") || "";
+    this.noteId = box.getAttribute("data-note-id") || "";
     this.form = box.tagName === "FORM" ? box : box.closest("form");
     this.status = box.querySelector("[data-note-status]");
     if (!this.status) {  // a member's first note has no status line yet
@@ -106,6 +109,12 @@
     if (content.sections) {
       payload.labels = content.sections.map(function (s) { return s[0]; });
       payload.sections = content.sections.map(function (s) { return s[1]; });
+      payload.template_name = this.templateName();
+    }
+    if (this.kind === "member") {
+      var chosen = this.box.querySelector('input[name="' + this.prefix + 'visibility"]:checked');
+      if (chosen) { payload.visibility = chosen.value; }
+      if (this.noteId) { payload.note_id = this.noteId; }
     }
     var sentValues = this.areas().map(function (area) { return [area, area.value]; });
     this.saving = true;

@@ -4,7 +4,7 @@ switching the clinical note to SOAP keeps her words; after a reload everything i
 from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_in
-from tests.builders_sessions import record
+from tests.builders_sessions import linked_pair, member_note, record
 from tests.conftest import PASSWORD, make_client, make_therapist
 
 
@@ -48,3 +48,23 @@ def test_a_note_typed_is_kept_as_a_draft_and_put_back_on_its_template(base, page
     page.get_by_role("button", name="Save").first.click()
     expect(page.get_by_text("Saved: the shared notes and the private clinical note.")).to_be_visible()
     expect(page.locator(".badge.draft")).to_have_count(0)
+
+
+def test_a_members_edit_of_her_note_is_kept_as_her_draft_of_that_note(base, page):
+    therapist = make_therapist("Ruth")
+    maria, elena = make_client(therapist, "Maria"), make_client(therapist, "Elena")
+    session = record(therapist, linked_pair(therapist, maria, elena))
+    note = member_note(maria, session, "First words.", "therapist")
+    sign_in(page, base, maria.email, PASSWORD)
+    page.goto(f"{base}/sessions/{session.id}")
+    page.get_by_text("Edit my note or who may read it").click()
+    edit = page.locator(f"#note{note.id}-body")
+    edit.fill("First words, and more.")
+    page.locator(f"input[name='note{note.id}-visibility'][value=pair]").check()
+    edit.press("Tab")
+    status = page.locator(f"[data-note-id='{note.id}'] [data-note-status]")
+    expect(status).to_contain_text("Saved as a draft at", timeout=8000)
+    page.reload()
+    expect(edit).to_have_value("First words, and more.")  # its box, open; the new note's box is empty
+    expect(page.locator(f"input[name='note{note.id}-visibility'][value=pair]")).to_be_checked()
+    expect(page.get_by_label("A new note of yours")).to_have_value("")
