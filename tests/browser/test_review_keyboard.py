@@ -15,6 +15,15 @@ from tests.conftest import PASSWORD, make_client, make_therapist
 FOCUSED_ID = "document.activeElement && document.activeElement.id"
 
 
+def expect_keys_working(button):
+    """review-keys.js has run on this page, so its keydown listener is there: the script shows the
+    button and listens for the keys in one go. Being visible is not enough: the button is drawn
+    while the page still loads (app.css's `button { display: inline-block }` outweighs the
+    `hidden` attribute), and a key pressed before the script has run does nothing."""
+    expect(button).to_be_visible()
+    expect(button).to_have_js_property("hidden", False)
+
+
 def test_review_five_reflections_with_the_keyboard_alone(base, page):
     ruth = make_therapist("Ruth")
     clients = [make_client(ruth, "Maria"), make_client(ruth, "Elena")]
@@ -23,7 +32,7 @@ def test_review_five_reflections_with_the_keyboard_alone(base, page):
     sign_in(page, base, ruth.email, PASSWORD)
     page.goto(base + "/review")
     shortcuts_button = page.get_by_role("button", name="Keyboard shortcuts")
-    expect(shortcuts_button).to_be_visible()
+    expect_keys_working(shortcuts_button)
 
     page.keyboard.press("j")
     first_row = f"document.activeElement.getAttribute('href') === '/reflections/{waiting[0].id}'"
@@ -41,7 +50,7 @@ def test_review_five_reflections_with_the_keyboard_alone(base, page):
     page.on("dialog", lambda dialog: (asked.append(dialog.type), dialog.dismiss()))
     for i, reflection in enumerate(waiting):
         page.wait_for_url(f"**/reflections/{reflection.id}")
-        expect(shortcuts_button).to_be_visible()  # review-keys.js is running: the keys work
+        expect_keys_working(shortcuts_button)
         page.keyboard.press("f")
         assert page.evaluate(FOCUSED_ID) == "feedback-body"
         page.keyboard.type(f"Thank you, {i}.")
@@ -60,9 +69,10 @@ def test_review_five_reflections_with_the_keyboard_alone(base, page):
         tab_until(page, "the send button", "el.tagName === 'BUTTON' && el.textContent.trim() === 'Send feedback'")
         page.keyboard.press("Enter")
         expect(page.get_by_text("Feedback sent.")).to_be_visible()
+        expect(page.locator("#feedback-body")).to_have_value("")  # sent: not put back as unsent
         if i < len(waiting) - 1:
             expect(page.get_by_role("link", name="Next reflection")).to_be_visible()
-            expect(shortcuts_button).to_be_visible()
+            expect_keys_working(shortcuts_button)
             page.keyboard.press("n")
     expect(page.get_by_role("heading", name="All caught up")).to_be_visible()
 
