@@ -85,6 +85,7 @@ def test_the_same_form_posted_twice_assigns_once(client, caseload):
     ([], "Choose at least one client or pair."),
     (["other_client"], "One of the people chosen is not one of your clients. Nothing was assigned."),
     (["abc"], "One of the people chosen is not one of your clients. Nothing was assigned."),
+    (["99999999999999999999"], "One of the people chosen is not one of your clients. Nothing was assigned."),
     (["nora"], "’s account is closed, so nothing was assigned."),
 ])
 def test_nobody_chosen_someone_elses_client_or_a_closed_account_assigns_nothing(client, caseload, who, message):

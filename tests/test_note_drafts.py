@@ -138,6 +138,26 @@ def test_without_javascript_a_save_that_meets_a_conflict_keeps_her_text_as_her_d
     assert "TYPED ON V1</textarea>" in page and "began from an earlier version of the note" in page
 
 
+def test_a_conflict_and_its_merge_never_drop_a_draft_typed_in_another_tab(ruth_with_maria):
+    """Tab B keeps a draft; the note is saved elsewhere; tab A (opened before B's draft) saves,
+    meets the conflict and merges: B's words, never shown on A's conflict page, are still kept."""
+    w = ruth_with_maria
+    session = w["session"]
+    shared_note(session.therapist, session, "V1")
+    assert autosave(w["ruth"], session.id, body="TAB B WORDS", base=1).status_code == 200
+    session_services.save_shared_note(session.therapist, session, "V2 SAVED ELSEWHERE", 1)  # tab C
+    form = {"body": "TAB A ON V1", "version": "1", "draft_version": "", "clinical-body": "",
+            "clinical-version": "0"}
+    conflict = w["ruth"].post(f"/sessions/{session.id}/notes", data=form)
+    assert conflict.status_code == 409
+    assert hidden_value(text_of(conflict), "draft_version") == ""  # B's draft is not this page's
+    assert "Your draft stays kept" not in text_of(conflict)
+    merged = dict(form, body="TAB A MERGED WITH V2", version="2")
+    assert w["ruth"].post(f"/sessions/{session.id}/notes", data=merged).status_code == 302
+    assert shared_of(session.id).body == "TAB A MERGED WITH V2"
+    assert [d.body for d in drafts()] == ["TAB B WORDS"]
+
+
 def test_the_same_autosave_twice_is_one_draft_and_another_tab_is_not_overwritten(ruth_with_maria):
     w = ruth_with_maria
     session = w["session"]

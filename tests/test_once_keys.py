@@ -332,3 +332,25 @@ def test_the_daily_purge_forgets_keys_older_than_a_month(app):
     assert result.exit_code == 0 and "1 old form key(s)" in result.output
     db.session.expire_all()
     assert [k.key for k in db.session.scalars(sa.select(OnceKey))] == ["f" * 20]
+
+
+def test_a_key_used_by_one_form_is_refused_by_another_without_a_crash(app):
+    """A crafted post: the schedule form sent with the key a bulk assignment already used."""
+    from datetime import time
+
+    from werkzeug.exceptions import BadRequest
+
+    from app.core import once
+    from app.models import TherapySession
+    from app.therapy_sessions import schedule
+    from tests.conftest import make_therapist
+    ruth = make_therapist("Ruth")
+    maria = make_client(ruth, "Maria")
+    key = once.new_key()
+    assert once.first_time(ruth, key, "bulk_assigned")
+    db.session.commit()
+    with pytest.raises(BadRequest):
+        schedule.schedule_session(ruth, maria, today_for(ruth) + timedelta(days=3), time(9), 50, None,
+                                  once_key=key)
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(TherapySession)) == 0

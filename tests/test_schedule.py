@@ -251,3 +251,35 @@ def test_a_cancelled_session_is_not_the_last_session_held(practice):
     db.session.add_all([held, cancelled])
     db.session.commit()
     assert last_session_start(maria) == held.starts_at  # prep counts "since" from the one held
+
+
+def test_her_sessions_page_shows_the_soonest_ahead_however_many_are_booked(practice, app):
+    ruth, maria = practice["ruth"], practice["maria"]
+    start = today_for(ruth) + timedelta(days=3)
+    booked = [schedule.schedule_session(ruth, maria, start + timedelta(weeks=n), time(9, 0), 50, None)
+              for n in range(12)]  # more than a page of sessions (10)
+    client = app.test_client()
+    login(client, maria)
+    html = client.get("/sessions").get_data(as_text=True)
+    ahead = html[html.index("Coming up"):html.index("For next time")]
+    shown = re.findall(r'<time datetime="([^"]+)"', ahead)
+    assert len(shown) == len(booked) and shown == sorted(shown)  # all of them, soonest first
+    assert shown[0].startswith(booked[0].starts_at.strftime("%Y-%m-%dT%H:%M"))
+    assert "No sessions recorded yet" in html  # none held: nothing ahead is listed as held
+
+
+def test_her_export_says_which_sessions_were_held_scheduled_or_cancelled(practice, app):
+    import json
+
+    from app.models import utcnow
+    ruth, maria = practice["ruth"], practice["maria"]
+    db.session.add(TherapySession(therapist_id=ruth.id, client_id=maria.id, starts_at=utcnow() - timedelta(days=7)))
+    db.session.commit()
+    day = today_for(ruth) + timedelta(days=5)
+    schedule.schedule_session(ruth, maria, day, time(9, 0), 50, "Room 2")
+    schedule.cancel_session(ruth, schedule.schedule_session(ruth, maria, day, time(11, 0), 50, None))
+    client = app.test_client()
+    login(client, maria)
+    record = json.loads(client.get("/export.json").get_data(as_text=True))
+    assert [(s["status"], s["place"]) for s in record["sessions"]] == \
+        [("held", None), ("scheduled", "Room 2"), ("cancelled", None)]

@@ -18,6 +18,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import BadRequest
 from wtforms import HiddenField
 
 from app.extensions import db
@@ -67,7 +68,10 @@ def first_time(actor: User, key: str | None, action: str) -> bool:
     key = usable(key)
     if key is None:
         return True
-    if db.session.get(OnceKey, (actor.id, key)) is not None:
+    used = db.session.get(OnceKey, (actor.id, key))
+    if used is not None:
+        if used.action != action:  # another form's key (only a crafted post does this)
+            raise BadRequest("This form's key was already used by another form. Reload the page.")
         return False
     try:
         with db.session.begin_nested():

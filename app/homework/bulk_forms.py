@@ -5,14 +5,17 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.core.forms import AppForm, clean_text
 from app.core.once import OnceForm
+from app.policy.loading import MAX_ID
 
 
 def id_or_none(value) -> int | None:
-    """An id from a checkbox; anything else becomes None (the service refuses it in words)."""
+    """An id from a checkbox; anything else (or a number no row can have) becomes None: the
+    service refuses it in words."""
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    return number if 0 < number <= MAX_ID else None
 
 
 class CheckboxesField(SelectMultipleField):

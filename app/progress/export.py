@@ -91,11 +91,16 @@ def record_of(actor: User, client: User, include_private_notes: bool = False) ->
             clinical[note.session_id] = {"version": note.version, "text": note.body,
                                          "updated_at": _iso(note.updated_at)}
 
+    now = utcnow()
+
     def session_data(s: TherapySession):
         shared = next((n for n in s.notes if n.kind == NOTE_SHARED), None)
         own_notes = [n for n in s.notes if n.kind == NOTE_MEMBER and n.author_id == client.id]
         data = {
             "starts_at": _iso(s.starts_at), "duration_minutes": s.duration_minutes,
+            # A session scheduled ahead, or cancelled, is not one that took place.
+            "status": "cancelled" if s.cancelled_at else ("scheduled" if s.starts_at > now else "held"),
+            "cancelled_at": _iso(s.cancelled_at), "place": s.location,
             "with_partner": s.pair_id is not None,
             "shared_notes": None if shared is None else {
                 "version": shared.version, "text": shared.body, "updated_at": _iso(shared.updated_at),

@@ -150,9 +150,9 @@ def feed(therapist: User, link_for) -> bytes:
         link = link_for(session)
         # Unique to this practice's address, stable from one fetch to the next.
         event.add("uid", f"session-{session.id}@{urlsplit(link).hostname or 'common-ground'}")
-        # Stable between fetches (a calendar that compares stamps sees no change where there is
-        # none): when the session was made, or cancelled.
-        event.add("dtstamp", session.cancelled_at or session.created_at)
+        # When this copy was made (RFC 5545, for a published feed): a session moved since the
+        # last fetch keeps its UID, and a calendar that compares stamps must not keep the old time.
+        event.add("dtstamp", now)
         event.add("dtstart", session.starts_at)
         event.add("dtend", ends_at(session))
         event.add("summary", _summary(session, names))

@@ -33,6 +33,14 @@ def _upcoming(user: User):
     return _ahead(user).options(joinedload(TherapySession.client), joinedload(TherapySession.pair))
 
 
+def upcoming_for_client(client: User) -> list[TherapySession]:
+    """Her sessions page: every session ahead of her (alone or with her pair), soonest first,
+    cancelled ones struck through; her past sessions are paged apart (session_lists)."""
+    if not policy.is_client(client):
+        raise Forbidden()
+    return list(db.session.scalars(_upcoming(client).limit(LISTED)).unique())
+
+
 def upcoming_for_therapist(therapist: User, days: int = CASELOAD_DAYS) -> list[TherapySession]:
     """Her sessions in the next `days` days (cancelled ones too, shown struck through)."""
     if not policy.is_therapist(therapist):

@@ -205,12 +205,15 @@ def keep_refused(author: User, session: TherapySession, kind: str, seen: str | N
                  visibility: str | None = None, template_name: str | None = None) -> str:
     """Her Save met a note saved meanwhile: her text becomes her draft (begun from the version
     she had), so that leaving the conflict page loses nothing, with or without JavaScript. A
-    draft written meanwhile in another tab is left as it is. Returns the draft's version."""
+    draft written meanwhile in another tab is left as it is. Returns the version of the draft
+    this page now holds ("" when it holds none)."""
     if not policy.can_write_session_note(author, session, kind, edited):
         raise Forbidden()
     draft = draft_of(author, session, kind, edited)
     if draft is not None and not _same_version(draft, seen) and draft.body != body:
-        return version_of(draft)
+        # Another tab's draft: it stays, and this page must not name it as its own (saving the
+        # merge would then drop words this page never showed). Her text is on the conflict page.
+        return ""
     if draft is None:
         draft = _new_draft(author, session, kind, edited)
     _keep(draft, body, sections, base_version, visibility, template_name)

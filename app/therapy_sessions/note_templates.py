@@ -195,8 +195,9 @@ def edit_template(therapist: User, template: NoteTemplate, name: str, sections_t
     """A new name or sections; notes already written on it keep the sections they had."""
     if not policy.can_manage_note_template(therapist, template):
         raise Forbidden()
-    template.name = _clean_name(therapist, name, template)
-    template.sections = clean_sections(sections_text)
+    # Both checked before either is set: a refusal leaves the template as it was, even on the page.
+    name, labels = _clean_name(therapist, name, template), clean_sections(sections_text)
+    template.name, template.sections = name, labels
     audit.record(therapist, "note_template_edited", None, template)
     db.session.commit()
 

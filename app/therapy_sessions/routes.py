@@ -9,7 +9,7 @@ from app import policy
 from app.core.clock import today_for
 from app.core.forms import CsrfForm
 from app.models import AgendaItem, Pair, SessionNote, TherapySession, User
-from app.therapy_sessions import bp, note_drafts, note_page, services, session_lists
+from app.therapy_sessions import bp, coming_up, note_drafts, note_page, services, session_lists
 from app.therapy_sessions.forms import AgendaForm, CommentForm, MemberNoteForm, SessionForm, note_version
 
 
@@ -156,6 +156,7 @@ def index():
     policy.require_client(current_user)
     page = request.args.get("page", 1, type=int)
     return render_template("therapy_sessions/index.html", sessions=session_lists.sessions_page(current_user, page),
+                           ahead=coming_up.upcoming_for_client(current_user),
                            agenda=session_lists.agenda_for(current_user, include_done=True),
                            agenda_form=AgendaForm(formdata=None))
 

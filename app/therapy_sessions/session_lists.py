@@ -27,8 +27,9 @@ MAX_PAGE = 100_000
 # --- lists and pages -------------------------------------------------------------------------
 
 def sessions_page(user: User, page: int, client: User | None = None):
-    """Sessions newest first: a client's own (and her pairs'), or one client's for her therapist."""
-    query = policy.visible_sessions(user)
+    """Sessions held (or due to have been), newest first: a client's own (and her pairs'), or one
+    client's for her therapist. Those ahead are listed apart, soonest first (coming_up)."""
+    query = policy.visible_sessions(user).where(TherapySession.starts_at <= utcnow())
     if client is not None:
         pair_ids = sa.select(PairMember.pair_id).where(PairMember.user_id == client.id)
         query = query.where(sa.or_(TherapySession.client_id == client.id, TherapySession.pair_id.in_(pair_ids)))
