@@ -21,6 +21,8 @@ from app.core import once
 from app.core.clock import zone_for
 from app.extensions import db
 from app.models import Pair, TherapySession, User, utcnow
+from app.notifications.services import notify
+from app.therapy_sessions.services import session_people
 
 DEFAULT_MINUTES = 50     # the usual session, and the length counted when none was given
 MIN_MINUTES, MAX_MINUTES = 10, 480
@@ -201,19 +203,14 @@ def cancel_session(therapist: User, session: TherapySession) -> None:
 def open_for_change(therapist: User, session: TherapySession) -> None:
     """The move and cancel pages show when and where a session is, and with whom: a read of
     each person's record, audited (as a read of its time and place, not of its notes)."""
-    audit.record_reads(therapist, [(person, session) for person in _people(session)], READ_SCHEDULE)
+    audit.record_reads(therapist, [(person, session) for person in session_people(session)], READ_SCHEDULE)
 
 
 def _tell(session: TherapySession, kind: str) -> None:
     """Each person the session is with learns of it in the app (and by email or push, as she
     chose), in the same transaction; the notice leads to her sessions page, never says when."""
-    from app.notifications.services import notify
-    for person in _people(session):
+    for person in session_people(session):
         notify(person, kind, "/sessions")
-
-
-def _people(session: TherapySession) -> list[User]:
-    return [session.client] if session.client_id is not None else [m.user for m in session.pair.members]
 
 
 @dataclass(frozen=True)
@@ -239,7 +236,7 @@ def suggested_slot(therapist: User, who: User | Pair) -> Suggestion | None:
         .order_by(TherapySession.starts_at.desc(), TherapySession.id.desc()).limit(1))
     if latest is None:
         return None
-    audit.record_reads(therapist, [(person, latest) for person in _people(latest)], READ_SCHEDULE)
+    audit.record_reads(therapist, [(person, latest) for person in session_people(latest)], READ_SCHEDULE)
     local = latest.starts_at.astimezone(zone_for(therapist))
     at = local.time().replace(second=0, microsecond=0, tzinfo=None)
     day, now = local.date() + timedelta(days=7), utcnow()
