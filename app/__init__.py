@@ -42,7 +42,7 @@ def create_app(config_class=None) -> Flask:
     from app import accounts, audit, homework, messages, notifications, pairs, progress, therapy_sessions
     from app.core import crypto
     from app.ops import cli
-    from app.web import errors, health, input_guard, templating, trusted_hosts
+    from app.web import errors, form_markup, health, input_guard, templating, throttling, trusted_hosts
 
     accounts.init_login_manager(login_manager)
     accounts.init_commands(app)
@@ -58,4 +58,6 @@ def create_app(config_class=None) -> Flask:
     security.check_keys_against_data(app)
     templating.init_app(app)
     security.init_app(app)
+    form_markup.install()
+    throttling.limit_hooks_to_limited_views(app, limiter)
     return app

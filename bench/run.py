@@ -51,8 +51,12 @@ COOKIE_NAME = "cg_session"
 BASE_URL = "http://localhost/"
 
 # Targets (bench/README.md). Reported, never enforced by changing what is measured.
-TARGET_RATIO = 0.35        # every key page >= 35 % of /healthz throughput
-TARGET_P95_MS = 30.0       # p95 at 8 connections
+TARGET_RATIO = 0.10        # every read page >= 10 % of /healthz throughput (issue 23)
+GOAL_RATIO = 0.35          # the lasting goal beyond it: reported as the distance to go
+TARGET_P95_MS = 60.0       # p95 at 8 connections, read pages and autosave
+TARGET_P95_MS_BY_PAGE = {"submit": 100.0}
+TARGET_SERVICE_MS = 6.0    # in-process median service time of a read page
+TARGET_SIGN_IN_CPU_MS = 0.75  # the fixed cost of a request: the sign-in page's CPU in-process
 TARGET_QUERIES = 8         # SQL statements per request
 TARGET_GROWTH = 1.5        # p95 at 10x the data / p95 at 1x
 TARGET_RSS_MB = 150.0      # resident memory of each worker
@@ -77,6 +81,8 @@ class Page:
 
 PAGES = [
     Page("healthz", "anonymous", "/healthz", what="the stack's ceiling: one SELECT 1, JSON"),
+    Page("sign_in_page", "anonymous", "/login",
+         what="the sign-in page: the fixed cost of a request (a form, no database row)"),
     Page("therapist_home", "therapist", "/caseload",
          what="therapist home = caseload dashboard (/ redirects therapists here)"),
     Page("review_queue", "therapist", "/review", what="reflections waiting for review"),
@@ -521,6 +527,18 @@ class Server:
             return 0.0
         return {"master": rss(self.process.pid), "workers": [rss(p) for p in self.worker_pids()]}
 
+    def worker_cpu(self) -> dict[int, float]:
+        """CPU seconds (user + system) each worker has used so far."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        used = {}
+        for pid in self.worker_pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            used[pid] = (int(fields[11]) + int(fields[12])) / ticks
+        return used
+
     def stop(self):
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -567,6 +585,15 @@ def ensure_wrk() -> str:
     if not found:
         raise SystemExit("wrk is not installed: `apt-get install -y wrk` (`make bench` does this).")
     return found
+
+
+def cpu_share(before: dict[int, float], after: dict[int, float]) -> list[float]:
+    """How a page's load was spread over the workers: each worker's share of the CPU they used
+    during the run, largest first ([0.5, 0.5] is even; [0.95, 0.05] is one worker doing it all,
+    which keep-alive connections can cause, and which halves what two cores can serve)."""
+    used = [after[pid] - before.get(pid, 0.0) for pid in after]
+    total = sum(used)
+    return sorted((round(u / total, 2) for u in used), reverse=True) if total > 0 else []
 
 
 def run_wrk(port: int, env_extra: dict, duration: float, connections: int, threads: int) -> dict:
@@ -661,6 +688,55 @@ def count_queries(app, page: Page, subjects: dict, session: Session | None, task
             "statements": statements}
 
 
+def measure_service_time(app, page: Page, subjects: dict, session: Session | None,
+                         task_ids: list, requests: int) -> dict:
+    """The page's service time without network or load: `requests` in-process requests one
+    after another (Flask test client, same configuration and cookie), after 5 warm ones. Wall
+    time and this process's CPU time per request, median and p95; what a change does to a page
+    reads here without the machine's noise (wrk's figures include queueing and the network)."""
+    import statistics
+
+    from werkzeug.test import EnvironBuilder
+    headers = {"User-Agent": USER_AGENT, "Accept": "text/html,application/json"}
+    if session:
+        headers["Cookie"] = f"{COOKIE_NAME}={session.cookie}"
+    if page.body:
+        headers["X-Requested-With"] = "fetch"
+    wall, cpu = [], []
+    for i in range(5 + requests):
+        task_id = task_ids.pop() if page.body == "submit" else None
+        path = page_path(page, subjects, task_id)
+        data = form_body(page.body, session.csrf) if page.body else None
+        # The request is built before the clock starts: what is timed is the app itself, from
+        # the WSGI call to the last byte of the body (what gunicorn would wait for).
+        environ = EnvironBuilder(path=path, method=page.method, data=data, headers=headers,
+                                 base_url=BASE_URL).get_environ()
+        answered = []
+
+        def start_response(status, _headers, exc_info=None, answered=answered):
+            answered.append(status)
+        started, started_cpu = time.perf_counter(), time.process_time()
+        body = app.wsgi_app(environ, start_response)
+        try:
+            b"".join(body)
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+        elapsed, elapsed_cpu = time.perf_counter() - started, time.process_time() - started_cpu
+        status = int(answered[0].split()[0]) if answered else 0
+        if status != page.expect:
+            raise SystemExit(f"{page.name}: in-process request answered {status}")
+        if i >= 5:
+            wall.append(1000 * elapsed)
+            cpu.append(1000 * elapsed_cpu)
+
+    def p95(values):
+        return sorted(values)[max(0, round(0.95 * len(values)) - 1)]
+    return {"requests": requests, "median_ms": round(statistics.median(wall), 2),
+            "p95_ms": round(p95(wall), 2), "cpu_median_ms": round(statistics.median(cpu), 2),
+            "cpu_p95_ms": round(p95(cpu), 2)}
+
+
 def run_database(database: str, url: str, args, setup: dict) -> dict:
     print(f"\n== {database}: {url}")
     info = prepare_data(database, url, args.factor, args.seed, args.skip_seed)
@@ -691,6 +767,11 @@ def run_database(database: str, url: str, args, setup: dict) -> dict:
                 if status != page.expect:
                     failures.append(f"{page.name}: GET answered {status} "
                                     f"{headers.get('location', '')}".strip())
+        # Each page's service time in-process (no network, no load), beside wrk's figures.
+        service = {}
+        for page in pages:
+            service[page.name] = measure_service_time(app, page, subjects, sessions.get(page.as_role),
+                                                      submit_ids, args.requests)
         # The statements themselves, to see what a page's queries are (first line of each).
         (DATA_DIR / f"queries-{database}-f{args.factor}.json").write_text(json.dumps(
             {name: c["statements"] for name, c in counts.items()}, indent=2) + "\n")
@@ -718,7 +799,9 @@ def run_database(database: str, url: str, args, setup: dict) -> dict:
                 env["BENCH_IDS_FILE"] = ids.name
             else:
                 run_wrk(server.port, env, args.warmup, args.connections, args.wrk_threads)
+            cpu_before = server.worker_cpu()
             result = run_wrk(server.port, env, args.duration, args.connections, args.wrk_threads)
+            result["worker_cpu_share"] = cpu_share(cpu_before, server.worker_cpu())
             for name in tmp:
                 os.unlink(name)
             bad = result["unexpected"] + result["login_redirects"] + \
@@ -754,6 +837,10 @@ def run_database(database: str, url: str, args, setup: dict) -> dict:
             "requests": result["requests"], "max_ms": round(result["max_ms"], 2),
             "statuses": result["statuses"], "wrong_responses": result["unexpected"]
             + result["login_redirects"],
+            "service_median_ms": service[page.name]["median_ms"],
+            "service_p95_ms": service[page.name]["p95_ms"],
+            "service_cpu_median_ms": service[page.name]["cpu_median_ms"],
+            "worker_cpu_share": result["worker_cpu_share"],
             **({"tasks_available": len(submit_ids), "overrun": result["overrun"]}
                if page.body == "submit" else {}),
         })
@@ -846,7 +933,10 @@ def write_results(path: Path, machine: dict, runs: list[dict]) -> dict:
     all_runs = sorted(kept + runs, key=lambda r: (r.get("factor", 1), order.get(r["database"], 9),
                                                   r["connections"]))
     document = {"machine": machine["summary"], "machine_details": machine["details"],
-                "targets": {"ratio_to_healthz_min": TARGET_RATIO, "p95_ms_max": TARGET_P95_MS,
+                "targets": {"ratio_to_healthz_min": TARGET_RATIO, "ratio_to_healthz_goal": GOAL_RATIO,
+                            "p95_ms_max": TARGET_P95_MS, "p95_ms_max_by_page": TARGET_P95_MS_BY_PAGE,
+                            "service_median_ms_max": TARGET_SERVICE_MS,
+                            "sign_in_page_cpu_ms_max": TARGET_SIGN_IN_CPU_MS,
                             "queries_max": TARGET_QUERIES, "p95_growth_10x_max": TARGET_GROWTH,
                             "worker_rss_mb_max": TARGET_RSS_MB},
                 "runs": all_runs}
@@ -869,15 +959,23 @@ def print_run(run: dict) -> None:
           f"start {run.get('healthz_rps_start', 0):.0f}, end {run.get('healthz_rps_end', 0):.0f}); worker RSS "
           + mark(f"{rss:.0f} MB", rss > TARGET_RSS_MB).strip())
     header = (f"  {'page':<16} {'rps':>8} {'p50 ms':>9} {'p95 ms':>10} {'p99 ms':>9} "
-              f"{'queries':>9} {'bytes':>8} {'% healthz':>11}")
+              f"{'queries':>9} {'bytes':>8} {'% healthz':>11} {'svc ms':>8} {'cpu ms':>7} {'spread':>10}")
     print(header)
     print("  " + "-" * (len(header) - 2))
     for p in run["pages"]:
-        p95 = mark(f"{p['p95_ms']:.1f}", p["p95_ms"] > TARGET_P95_MS)
+        p95 = mark(f"{p['p95_ms']:.1f}", p["p95_ms"] > TARGET_P95_MS_BY_PAGE.get(p["name"], TARGET_P95_MS))
         queries = mark(str(p["queries"]), p["queries"] > TARGET_QUERIES)
-        ratio = mark(f"{100 * p['ratio_to_healthz']:.0f} %", p["ratio_to_healthz"] < TARGET_RATIO)
+        ratio = mark(f"{100 * p['ratio_to_healthz']:.0f} %",
+                     p["method"] == "GET" and p["ratio_to_healthz"] < TARGET_RATIO)
+        service = p.get("service_median_ms")
+        cpu = p.get("service_cpu_median_ms")
+        service_text = "" if service is None else mark(
+            f"{service:.1f}", p["method"] == "GET" and service > TARGET_SERVICE_MS)
+        cpu_text = "" if cpu is None else mark(
+            f"{cpu:.2f}", p["name"] == "sign_in_page" and cpu > TARGET_SIGN_IN_CPU_MS)
+        spread = "/".join(f"{100 * share:.0f}" for share in p.get("worker_cpu_share") or [])
         print(f"  {p['name']:<16} {p['rps']:8.1f} {p['p50_ms']:9.1f} {p95:>10} {p['p99_ms']:9.1f} "
-              f"{queries:>9} {p['bytes']:8d} {ratio:>11}")
+              f"{queries:>9} {p['bytes']:8d} {ratio:>11} {service_text:>8} {cpu_text:>7} {spread:>10}")
     for failure in run.get("failures", []):
         print(f"  BROKEN: {failure}")
 
@@ -918,38 +1016,73 @@ def print_growth(document: dict) -> None:
 
 
 def print_legend() -> None:
-    print(f"\n! = target missed: p95 > {TARGET_P95_MS:.0f} ms, queries > {TARGET_QUERIES}, "
-          f"throughput < {100 * TARGET_RATIO:.0f} % of /healthz, worker RSS > {TARGET_RSS_MB:.0f} MB, "
-          f"p95 growth > {TARGET_GROWTH}x")
+    print(f"\n! = target missed: p95 > {TARGET_P95_MS:.0f} ms (submit {TARGET_P95_MS_BY_PAGE['submit']:.0f}), "
+          f"queries > {TARGET_QUERIES}, a read page under {100 * TARGET_RATIO:.0f} % of /healthz, "
+          f"in-process median (svc ms) over {TARGET_SERVICE_MS:g} ms, sign-in page CPU over "
+          f"{TARGET_SIGN_IN_CPU_MS} ms, worker RSS > {TARGET_RSS_MB:.0f} MB, p95 growth > {TARGET_GROWTH}x; "
+          f"spread = each worker's share of the CPU during the page's run (%)")
 
 
 # --- profiling ---------------------------------------------------------------------------------
+
+def bench_data(args, database: str) -> tuple[str, dict]:
+    """The URL and the seed state of the data a bench run left for this database and factor."""
+    url = sqlite_url(args.factor) if database == "sqlite" else args.pg_url
+    info = load_state().get(url)
+    if not info:
+        raise SystemExit(f"{url} has no bench data yet: run `python bench/run.py --databases "
+                         f"{database}` first.")
+    return url, info
+
+
+def in_process_session(app, subjects: dict, role: str, with_csrf: bool):
+    """A test-client browser signed in as `role` through the real forms, and its Session."""
+    browser = TestClientBrowser(app)
+    if role == "anonymous":
+        return browser, None
+    email = subjects[{"therapist": "therapist_email", "client": "client_email",
+                      "submitter": "submitter_email"}[role]]
+    sign_in(browser, email, subjects["password"],
+            subjects.get("totp_secret") if role == "therapist" else None)
+    csrf = ""
+    if with_csrf:
+        task = subjects["open_task_id"] if role == "client" else subjects["submit_task_ids"][0]
+        csrf = csrf_token_from(browser.get(f"/tasks/{task}")[2])
+    return browser, Session(browser.cookie_value(), csrf)
+
+
+def service_times(args) -> None:
+    """--service-time: every page's in-process service time on the data a bench run left (no
+    gunicorn, no wrk), printed; quick to repeat while changing code."""
+    for database in args.databases:
+        url, info = bench_data(args, database)
+        app = make_app(url)
+        subjects = get_subjects(app, info["source"], args.submit_tasks)
+        ids = list(subjects["submit_task_ids"])
+        sessions = {}
+        print(f"\n{database} (factor {args.factor}): in-process, {args.requests} requests per page")
+        print(f"  {'page':<16} {'median ms':>10} {'p95 ms':>8} {'cpu median':>11} {'cpu p95':>8}")
+        for page in PAGES:
+            if page.name not in args.pages and page.name != "healthz":
+                continue
+            if page.as_role not in sessions:
+                sessions[page.as_role] = in_process_session(app, subjects, page.as_role, True)[1]
+            row = measure_service_time(app, page, subjects, sessions[page.as_role], ids,
+                                       args.requests)
+            print(f"  {page.name:<16} {row['median_ms']:>10.2f} {row['p95_ms']:>8.2f} "
+                  f"{row['cpu_median_ms']:>11.2f} {row['cpu_p95_ms']:>8.2f}")
+
 
 def profile(args) -> None:
     """pyinstrument over N in-process requests to one page, on data a bench run seeded."""
     from pyinstrument import Profiler
 
     database = args.databases[0]
-    url = sqlite_url(args.factor) if database == "sqlite" else args.pg_url
-    info = load_state().get(url)
-    if not info:
-        raise SystemExit(f"{url} has no bench data yet: run `python bench/run.py --databases "
-                         f"{database}` first.")
+    url, info = bench_data(args, database)
     page = next(p for p in PAGES if p.name == args.profile)
     app = make_app(url)
     subjects = get_subjects(app, info["source"], args.submit_tasks)
-    browser = TestClientBrowser(app)
-    session = None
-    if page.as_role != "anonymous":
-        email = subjects[{"therapist": "therapist_email", "client": "client_email",
-                          "submitter": "submitter_email"}[page.as_role]]
-        sign_in(browser, email, subjects["password"],
-                subjects.get("totp_secret") if page.as_role == "therapist" else None)
-        csrf = ""
-        if page.body:
-            task = subjects["open_task_id"] if page.as_role == "client" else subjects["submit_task_ids"][0]
-            csrf = csrf_token_from(browser.get(f"/tasks/{task}")[2])
-        session = Session(browser.cookie_value(), csrf)
+    browser, session = in_process_session(app, subjects, page.as_role, bool(page.body))
     ids = list(subjects["submit_task_ids"])
     if page.body == "submit" and len(ids) < args.requests + 3:
         raise SystemExit(f"only {len(ids)} tasks left to submit; ask for fewer --requests")
@@ -1011,6 +1144,9 @@ def parse_args(argv=None):
     parser.add_argument("--profile", metavar="PAGE", choices=PAGE_NAMES,
                         help="profile one page in-process with pyinstrument instead of a run")
     parser.add_argument("--requests", type=int, default=200, help="--profile: requests to profile")
+    parser.add_argument("--service-time", action="store_true",
+                        help="only the in-process service time of each page (--requests each) on "
+                             "the data of an earlier run: no gunicorn, no wrk")
     parser.add_argument("--compare", action="store_true",
                         help="print the tables and the 10x comparison from --results, run nothing")
     args = parser.parse_args(argv)
@@ -1044,6 +1180,9 @@ def main(argv=None) -> int:
         return 0
     if args.profile:
         profile(args)
+        return 0
+    if args.service_time:
+        service_times(args)
         return 0
     ensure_wrk()
     setup = {"workers": args.workers, "worker_class": args.worker_class, "threads": args.threads}

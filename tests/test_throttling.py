@@ -120,3 +120,29 @@ def test_a_session_started_on_one_process_works_on_the_other(app, two_processes)
     cookie = "; ".join(c.split(";")[0] for c in signed.headers.get_all("Set-Cookie"))
     assert _get(b, "/home", cookie).status == 200
     assert _get(b, "/home", "").status == 302
+
+
+def test_limiter_hooks_run_only_on_throttled_views(throttled, monkeypatch):
+    """The limiter's per-request hooks are skipped on views it does not throttle (they cost
+    every request a fraction of a millisecond) and still run on the sign-in form."""
+    from app.web import throttling
+
+    guarded = [hook for hook in throttled.before_request_funcs[None]
+               if hasattr(hook, "cg_limited_endpoints")]
+    assert len(guarded) == 1
+    assert {"accounts.login", "therapy_sessions.calendar_feed"} <= guarded[0].cg_limited_endpoints
+    assert "health.healthz" not in guarded[0].cg_limited_endpoints
+    assert any(hasattr(hook, "cg_limited_endpoints") for hook in throttled.after_request_funcs[None])
+    assert any(hasattr(hook, "cg_limited_endpoints")
+               for hook in throttled.teardown_request_funcs[None])
+
+    calls = []
+    original = limiter._check_request_limit
+    monkeypatch.setattr(limiter, "_check_request_limit",
+                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    browser = throttled.test_client()
+    assert browser.get("/healthz").status_code == 200
+    assert calls == []
+    assert browser.post("/login", data={"email": "x@example.org", "password": "wrong"}).status_code == 200
+    assert calls  # the decorator's own check
+    assert throttling._is_limited(throttled.view_functions["accounts.login"], limiter)

@@ -64,26 +64,29 @@ def _is_live(login_session: LoginSession, now) -> bool:
     )
 
 
+# Her login session and account, with her unread notifications and, among them, her
+# conversations with a new message (one notice per thread until she opens it:
+# app/messages/threads.py): the badges on every page come in the same round trip. Built once:
+# every request asks it, and a statement built anew is compiled and keyed anew each time.
+_unread = (sa.select(sa.func.count(Notification.id))
+           .where(Notification.user_id == User.id, Notification.read_at.is_(None))
+           .scalar_subquery())
+_unread_threads = (sa.select(sa.func.count(Notification.id))
+                   .where(Notification.user_id == User.id, Notification.read_at.is_(None),
+                          Notification.kind == "new_message")
+                   .scalar_subquery())
+_SIGNED_IN = (sa.select(LoginSession, User, _unread, _unread_threads)
+              .join(User, User.id == LoginSession.user_id)
+              .where(LoginSession.token_hash == sa.bindparam("token_hash"),
+                     User.id == sa.bindparam("user_id")))
+
+
 def load_user(user_id_and_token: str) -> User | None:
     """Flask-Login's loader: the user only while her login session is live."""
     user_id, _, token = (user_id_and_token or "").partition(":")
     if not user_id.isdigit() or not token:
         return None
-    # Her unread notifications, and among them her conversations with a new message (one notice
-    # per thread until she opens it: app/messages/threads.py), the badges on every page, come in
-    # the same round trip.
-    unread = (sa.select(sa.func.count(Notification.id))
-              .where(Notification.user_id == User.id, Notification.read_at.is_(None))
-              .scalar_subquery())
-    unread_threads = (sa.select(sa.func.count(Notification.id))
-                      .where(Notification.user_id == User.id, Notification.read_at.is_(None),
-                             Notification.kind == "new_message")
-                      .scalar_subquery())
-    row = db.session.execute(
-        sa.select(LoginSession, User, unread, unread_threads)
-        .join(User, User.id == LoginSession.user_id)
-        .where(LoginSession.token_hash == _hash(token), User.id == int(user_id))
-    ).first()
+    row = db.session.execute(_SIGNED_IN, {"token_hash": _hash(token), "user_id": int(user_id)}).first()
     if row is None:
         return None
     login_session, user, unread_count, unread_messages = row

@@ -4,15 +4,17 @@ SQLite: foreign keys on, WAL, a busy timeout, and transactions the app begins it
 own transaction handling is switched off (isolation_level = None, the SQLAlchemy recipe
 "Serializable isolation / Savepoints / Transactional DDL") so that:
 
-- a request that writes (POST/PUT/PATCH/DELETE) runs every transaction as BEGIN IMMEDIATE: it
-  takes SQLite's single write lock (waiting up to the busy timeout) before its first read, so a
-  read that leads to a write (a submit reads the task, then writes) can never be refused
-  half-way with "database is locked" nor act on a stale read;
-- any other request (GET pages) reads in a plain deferred BEGIN, concurrently with the writer
-  (WAL). If such a transaction writes after all (a login session's last-seen time, an audited
-  read), its read-only snapshot is ended and BEGIN IMMEDIATE taken just before the first write:
-  upgrading a WAL read transaction in place fails at once with SQLITE_BUSY whenever another
-  connection writes, without waiting for the busy timeout;
+- a request reads in a plain deferred BEGIN (one consistent snapshot for its reads), concurrently
+  with the writer (WAL), whatever its method. SQLite has one writer at a time, so the write lock
+  is held for the write only: just before a transaction's first write (or a SELECT ... FOR UPDATE,
+  which SQLite cannot express: what a service locks before deciding) its read snapshot is ended
+  and BEGIN IMMEDIATE taken (waiting up to the busy timeout); the lock ends with that
+  transaction's commit, never held across what a request reads before nor renders after.
+  Upgrading a WAL read transaction in place would fail at once with SQLITE_BUSY whenever another
+  connection writes, without waiting. A write therefore sees the latest commit, not the
+  snapshot its request read: as on PostgreSQL (READ COMMITTED), each service re-checks in its
+  write what it depends on (a conditional UPDATE and its rowcount, a unique key) or locks
+  first (with_for_update), which on SQLite takes the write lock at that point;
 - outside requests (CLI, cron jobs, tests) reads run as pysqlite ran them (no transaction, each
   read sees the latest commit, as on PostgreSQL) and the first write begins IMMEDIATE; inside
   `with immediate_transactions():` every transaction is IMMEDIATE from its first statement;
@@ -24,13 +26,14 @@ PostgreSQL needs none of this: its row locks and the services' conditional updat
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sqlite3
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from flask import Flask, g, has_app_context, has_request_context, request
+from flask import Flask, g, has_app_context, has_request_context
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine, make_url
 
@@ -40,7 +43,6 @@ from app.extensions import db
 # lock through its password check; 15 s rides out a burst and stays under gunicorn's 30 s worker
 # timeout, so a request that still cannot write gets an error page rather than a killed worker.
 SQLITE_BUSY_TIMEOUT_MS = 15000
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 _immediate_outside_requests: ContextVar[bool] = ContextVar("cg_sqlite_immediate", default=False)
 # Kept in each pooled connection's info: "reading" (no lock; maybe a read snapshot),
@@ -64,18 +66,26 @@ def immediate_transactions():
 
 
 def _wants_immediate() -> bool:
-    if has_request_context():
-        return request.method in WRITE_METHODS
-    return _immediate_outside_requests.get()
+    return not has_request_context() and _immediate_outside_requests.get()
 
 
+@functools.lru_cache(maxsize=4096)
 def _writes(statement: str) -> bool:
-    """Whether a statement may write (SAVEPOINT counts: what follows it usually does)."""
+    """Whether a statement may write (SAVEPOINT counts: what follows it usually does). The app's
+    statements come from SQLAlchemy's compiled cache, the same few strings again and again."""
     match = _FIRST_WORD.match(statement)
     word = match.group(1).upper() if match else ""
     if word == "WITH":
         return bool(_WRITE_IN_CTE.search(statement))
     return word not in _READ_WORDS
+
+
+def _locks(context) -> bool:
+    """A SELECT ... FOR UPDATE: on PostgreSQL it locks rows until commit; SQLite drops the
+    clause, so the write lock is taken instead."""
+    compiled = getattr(context, "compiled", None)
+    statement = getattr(compiled, "statement", None)
+    return getattr(statement, "_for_update_arg", None) is not None
 
 
 def _execute(dbapi_connection, sql: str) -> None:
@@ -143,13 +153,13 @@ def _begin(conn) -> None:
         _take_lock(dbapi_connection, conn.info, "immediate")
         return
     if has_request_context():
-        _execute(dbapi_connection, "BEGIN")  # one consistent snapshot for the page
+        _execute(dbapi_connection, "BEGIN")  # one consistent snapshot for the request's reads
     conn.info[_STATE] = "reading"
 
 
 def _before_write(conn, cursor, statement, parameters, context, executemany):
     state = conn.info.get(_STATE)
-    if state in (None, "written") or not _writes(statement):
+    if state in (None, "written") or not (_writes(statement) or _locks(context)):
         return
     if state == "immediate":
         conn.info[_STATE] = "written"

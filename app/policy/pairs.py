@@ -58,6 +58,12 @@ def open_pair_of(client: User) -> Pair | None:
     return _open_pair_of_id(client.id)
 
 
+# Built once (asked on most pages): a statement built anew is keyed for the cache anew each time.
+_OPEN_PAIR = (sa.select(Pair).join(PairMember)
+              .where(PairMember.user_id == sa.bindparam("user_id"), Pair.ended_at.is_(None))
+              .options(joinedload(Pair.members).joinedload(PairMember.user)))
+
+
 def _open_pair_of_id(user_id: int) -> Pair | None:
     """The pair with its members and their accounts, in one query. A page asks this several
     times (the page, its policy checks, its template): a GET asks the database once. Anything
@@ -67,10 +73,7 @@ def _open_pair_of_id(user_id: int) -> Pair | None:
         cache = g.setdefault("_open_pair_of", {})
         if user_id in cache:
             return cache[user_id]
-    pair = db.session.scalars(
-        sa.select(Pair).join(PairMember).where(PairMember.user_id == user_id, Pair.ended_at.is_(None))
-        .options(joinedload(Pair.members).joinedload(PairMember.user))
-    ).unique().first()
+    pair = db.session.scalars(_OPEN_PAIR, {"user_id": user_id}).unique().first()
     if cache is not None:
         cache[user_id] = pair
     return pair

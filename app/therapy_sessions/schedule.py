@@ -110,10 +110,9 @@ def _checked(therapist: User, day: date, at: time, minutes: int | None,
 
 def _hold_her_diary(therapist: User) -> None:
     """Take turns with her other scheduling: two sessions booked at the same moment must not both
-    pass the overlap check. PostgreSQL locks her row until commit; on SQLite every POST already
-    runs as BEGIN IMMEDIATE (app/core/database.py), one writer at a time."""
-    if db.session.get_bind().dialect.name != "sqlite":
-        db.session.execute(sa.select(User.id).where(User.id == therapist.id).with_for_update())
+    pass the overlap check. PostgreSQL locks her row until commit; SQLite takes its write lock
+    here (app/core/database.py), one writer at a time. The overlap check reads after this."""
+    db.session.execute(sa.select(User.id).where(User.id == therapist.id).with_for_update())
 
 
 def _refuse_overlap(therapist: User, starts_at: datetime, minutes: int, moving: TherapySession | None = None):

@@ -1,0 +1,84 @@
+"""SQLite's one write lock is held for a request's write only: its reads run beside another
+writer, the lock is taken at its first write (or a SELECT ... FOR UPDATE) and given up at that
+transaction's commit, never across what it reads before nor what it renders after
+(app/core/database.py)."""
+import sqlite3
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import User
+from tests.conftest import make_therapist
+
+
+@pytest.fixture
+def sqlite_app(app):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's write lock (PostgreSQL locks rows)")
+    return app
+
+
+def _lock_is_free() -> bool:
+    """Whether another connection could take the write lock right now."""
+    other = sqlite3.connect(db.engine.url.database, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError as error:
+        assert "locked" in str(error)
+        return False
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_reads_leave_the_lock_free_and_a_write_holds_it_until_commit(sqlite_app, method):
+    therapist_id = make_therapist().id
+    db.session.remove()
+    with sqlite_app.test_request_context("/anything", method=method):
+        therapist = db.session.get(User, therapist_id)
+        db.session.scalar(sa.select(sa.func.count()).select_from(User))
+        assert _lock_is_free()  # reading, even in a POST, holds no lock
+        db.session.execute(sa.update(User).where(User.id == therapist.id).values(timezone="Europe/Paris"))
+        assert not _lock_is_free()  # the write holds it
+        db.session.commit()
+        assert _lock_is_free()  # and gives it up at commit
+        assert db.session.get(User, therapist_id).timezone == "Europe/Paris"  # reading after: free
+        assert _lock_is_free()
+    db.session.remove()
+
+
+def test_a_select_for_update_takes_the_lock(sqlite_app):
+    """What a service locks before deciding (two sessions booked at once, the second send of a
+    pair exercise) is held: SQLite has no row lock, so the write lock is taken there."""
+    therapist_id = make_therapist().id
+    db.session.remove()
+    with sqlite_app.test_request_context("/anything", method="POST"):
+        db.session.execute(sa.select(User.id).where(User.id == therapist_id))
+        assert _lock_is_free()
+        db.session.execute(sa.select(User.id).where(User.id == therapist_id).with_for_update())
+        assert not _lock_is_free()
+        db.session.rollback()
+        assert _lock_is_free()
+    db.session.remove()
+
+
+def test_a_write_sees_what_was_committed_after_the_request_read(sqlite_app):
+    """The read snapshot ends where the lock is taken: a conditional update decides on the latest
+    commit, as on PostgreSQL, not on what the request read before another writer committed."""
+    therapist_id = make_therapist().id
+    db.session.remove()
+    path = db.engine.url.database
+    with sqlite_app.test_request_context("/anything", method="POST"):
+        assert db.session.get(User, therapist_id).timezone != "Asia/Tokyo"
+        other = sqlite3.connect(path, timeout=5, isolation_level=None)
+        other.execute("UPDATE users SET timezone = 'Asia/Tokyo' WHERE id = ?", (therapist_id,))
+        other.close()
+        changed = db.session.execute(
+            sa.update(User).where(User.id == therapist_id, User.timezone == "Asia/Tokyo")
+            .values(timezone="UTC").execution_options(synchronize_session=False)).rowcount
+        assert changed == 1
+        db.session.commit()
+    db.session.remove()
