@@ -16,7 +16,9 @@ threads = int(os.environ.get("BENCH_THREADS", "4"))
 # Room for the 8 connections (and the warm-up) without refusing any.
 worker_connections = 100
 backlog = 256
-keepalive = 5
+# Seconds an idle keep-alive connection stays open; 0 closes each after its response (then each
+# new connection goes to whichever worker is free: see "Worker setup" in bench/README.md).
+keepalive = int(os.environ.get("BENCH_KEEPALIVE", "5"))
 timeout = 30
 graceful_timeout = 5
 # Workers import the app themselves (no preload): each has its own database pool, as in a

@@ -85,6 +85,9 @@ PAGES = [
          what="the sign-in page: the fixed cost of a request (a form, no database row)"),
     Page("therapist_home", "therapist", "/caseload",
          what="therapist home = caseload dashboard (/ redirects therapists here)"),
+    Page("caseload_sorted", "therapist", "/caseload?sort=unreviewed",
+         what="the caseload sorted by a figure (waiting for review): every client's figures, "
+              "sorted and paged by the database"),
     Page("review_queue", "therapist", "/review", what="reflections waiting for review"),
     Page("client_page", "therapist", "/clients/{client_id}",
          what="one client as her therapist sees it: tasks, sessions, two SVG charts, timeline"),
@@ -555,6 +558,7 @@ def start_gunicorn(url: str, database: str, setup: dict, port: int | None) -> Se
     env = app_env(url)
     env.update({"BENCH_BIND": f"127.0.0.1:{port}", "BENCH_WORKERS": str(setup["workers"]),
                 "BENCH_WORKER_CLASS": setup["worker_class"], "BENCH_THREADS": str(setup["threads"]),
+                "BENCH_KEEPALIVE": str(setup["keepalive"]),
                 "BENCH_ERRORLOG": str(log)})
     gunicorn = Path(sys.executable).parent / "gunicorn"
     # The app logs to stderr (errors with their ids): keep it next to gunicorn's own log.
@@ -953,6 +957,8 @@ def print_run(run: dict) -> None:
     workers = f"{server['workers']} {server['worker_class']} workers"
     if server["worker_class"] == "gthread":
         workers += f" x {server['threads']} threads"
+    if "keepalive" in server:
+        workers += f", keep-alive {server['keepalive']} s"
     rss = run["worker_rss_mb"]
     print(f"\n{run['database']} (factor {run.get('factor', 1)}, {run['connections']} connections, "
           f"{workers}): /healthz {run['healthz_rps']:.0f} req/s (p95 {run.get('healthz_p95_ms', 0):.1f} ms; "
@@ -1135,6 +1141,8 @@ def parse_args(argv=None):
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class")
     parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
+    parser.add_argument("--keepalive", type=int, default=5,
+                        help="gunicorn keep-alive seconds (0: close each connection after its response)")
     parser.add_argument("--pages", default=",".join(PAGE_NAMES),
                         help="comma-separated subset of: " + ", ".join(PAGE_NAMES))
     parser.add_argument("--port", type=int, default=None)
@@ -1185,7 +1193,8 @@ def main(argv=None) -> int:
         service_times(args)
         return 0
     ensure_wrk()
-    setup = {"workers": args.workers, "worker_class": args.worker_class, "threads": args.threads}
+    setup = {"workers": args.workers, "worker_class": args.worker_class, "threads": args.threads,
+             "keepalive": args.keepalive}
     machine = machine_info(args.pg_url)
     print(f"machine: {machine['summary']}")
     runs = []

@@ -73,14 +73,12 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def practice():
-        from app.accounts.forms import LogoutForm
+        # The sign-out button posts the page's CSRF token (base.html writes it itself: a whole
+        # form object built on every page for one hidden field cost more than the field).
         from app.notifications.services import unread_count
         return {
             "unread_notifications": (unread_count(current_user)
                                      if current_user.is_authenticated else 0),
             "practice_name": app.config["PRACTICE_NAME"],
             "crisis_text": app.config["CRISIS_TEXT"],
-            # formdata=None: never read the request body here, or the 413 page for a too-large
-            # body would raise the 413 again while rendering (a bare 500).
-            "logout_form": LogoutForm(formdata=None) if current_user.is_authenticated else None,
         }
