@@ -124,13 +124,18 @@ def visible_sessions(user) -> sa.Select:
     if is_therapist(user):
         return query.where(TherapySession.therapist_id == user.id)
     if is_client(user):
-        # Pairs she is in whose link took effect: no member still waiting to accept.
-        pending = sa.select(PairMember.pair_id).where(PairMember.accepted_at.is_(None))
-        pair_ids = sa.select(PairMember.pair_id).where(PairMember.user_id == user.id,
-                                                       PairMember.pair_id.not_in(pending))
-        return query.where(sa.or_(TherapySession.client_id == user.id,
-                                  TherapySession.pair_id.in_(pair_ids)))
+        return query.where(client_sees_session(user.id))
     return query.where(sa.false())
+
+
+def client_sees_session(client_id) -> sa.ColumnElement[bool]:
+    """The sessions a client sees: her own, and her pairs' whose link took effect (no member
+    still waiting to accept). `client_id` is her id, or a bind parameter for a statement built
+    once and run for each client."""
+    pending = sa.select(PairMember.pair_id).where(PairMember.accepted_at.is_(None))
+    pair_ids = sa.select(PairMember.pair_id).where(PairMember.user_id == client_id,
+                                                   PairMember.pair_id.not_in(pending))
+    return sa.or_(TherapySession.client_id == client_id, TherapySession.pair_id.in_(pair_ids))
 
 
 def can_add_agenda_item(user) -> bool:
