@@ -13,7 +13,7 @@ from tests.builders_homework import bulk_tasks
 from tests.conftest import login, make_client
 
 BOUND = 8
-BOUNDS: dict[str, int] = {}
+BOUNDS: dict[str, int] = {"/home": 6}  # lowered as each page was made cheaper (issue 23)
 
 
 @contextmanager
@@ -150,9 +150,10 @@ def test_every_key_page_stays_within_eight_statements_as_the_data_grows(app):
         assert large <= KEY_PAGE_BOUND, f"{method} {url}: {large} statements"
 
 
-def test_a_submit_costs_a_fixed_number_of_statements(app):
+@pytest.mark.parametrize("drafted", [False, True], ids=["first_write", "after_autosave"])
+def test_a_submit_costs_a_fixed_number_of_statements(app, drafted):
     """Sending a reflection: the same statements for the first task as for the fortieth."""
-    from tests.builders_homework import assign, built_in
+    from tests.builders_homework import assign, built_in, save_draft
     from tests.world import build_world
 
     world = build_world()
@@ -162,14 +163,34 @@ def test_a_submit_costs_a_fixed_number_of_statements(app):
     for size in (3, 30):
         grow_world(world, size)
         task = assign(world["therapist"], world["client"], built_in("stay_present"), due=0)
+        if drafted:
+            save_draft(world["client"], task, ["autosaved words"])
+        task_id = task.id
         form = {"answer_0": "sent words", "answer_1": "", "answer_2": "", "resentment": "3",
                 "closeness": "6", "stayed_present": "yes", "action": "submit"}
         with counting_statements() as statements:
-            response = client.post(f"/tasks/{task.id}", data=form)
+            response = client.post(f"/tasks/{task_id}", data=form)
         assert response.status_code == 302
         counts.append(len(statements))
     assert counts[0] == counts[1], counts
-    # 18 when no draft was autosaved first (the draft row is created, then sent): the draft is
-    # committed on its own first, so that a refused or failed send never loses the words;
-    # then the send, the task's status, the audit row and the notification commit together.
-    assert counts[1] <= 18, counts
+    # Read and check first (her login session; the task with its reflection and therapist),
+    # then one transaction: her words and the sent status in one conditional write (the row
+    # made sent at once when no draft was autosaved), the task's status, the audit row, the
+    # notification (and her therapist's push devices). A refused send saves the draft apart.
+    assert counts[1] <= 7, counts
+
+
+def test_an_autosave_is_its_read_and_one_write(app):
+    """The page's autosave: her login session, the task with its draft, one conditional
+    UPDATE; nothing read again after the commit."""
+    from tests.builders_homework import assign, built_in, save_draft
+    from tests.world import build_world
+
+    world = build_world()
+    client = app.test_client()
+    login(client, world["client"])
+    task = assign(world["therapist"], world["client"], built_in("stay_present"), due=0)
+    save_draft(world["client"], task, ["a first draft"])
+    task_id = task.id
+    form = {"answer_0": "autosaved words", "resentment": "4", "closeness": "", "stayed_present": ""}
+    assert statements_of(client, "POST", f"/tasks/{task_id}/draft", form) <= 3

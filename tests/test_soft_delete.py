@@ -98,7 +98,8 @@ def test_a_deleted_task_and_its_reflection_vanish_for_the_therapist_and_the_clie
 def test_the_charts_counts_and_queue_leave_deleted_reflections_out(app, world):
     from app.core.clock import today_for, zone_for
     from app.homework.review import review_counts
-    from app.progress.services import dashboard, progress_for
+    from app.progress.dashboard import dashboard
+    from app.progress.services import progress_for
 
     c, t = world["client"], world["therapist"]
     before = len(progress_for(c, today_for(c), zone_for(c)).points)

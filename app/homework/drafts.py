@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
+
 from app.models import Reflection, utcnow
 
 BOTH_MARK = "——— Also kept: the version saved from another tab or device ———"
@@ -41,6 +43,17 @@ def parse_version(version: str) -> datetime | None:
     if parsed.tzinfo is None:
         raise ValueError("a version is timezone-aware")
     return parsed
+
+
+def stored_is(version: str):
+    """The SQL condition "the stored draft is still at `version`", for the conditional UPDATE
+    that saves or sends it (a version the app never gave matches no draft)."""
+    try:
+        previous = parse_version(version)
+    except ValueError:
+        return sa.false()
+    return (Reflection.draft_saved_at.is_(None) if previous is None
+            else Reflection.draft_saved_at == previous)
 
 
 def next_version(previous: datetime | None) -> datetime:

@@ -16,6 +16,8 @@ from app.pairs.turns import turn_of
 from app.web.templating import localtime
 
 WITH_REFLECTION = (joinedload(Assignment.reflection),)  # the task page shows both
+# The writing page names her therapist too: loaded with the task, not in a query of its own.
+TASK_PAGE = (*WITH_REFLECTION, joinedload(Assignment.therapist))
 
 
 def _form_for(task: Assignment, **kwargs):
@@ -67,7 +69,7 @@ def _render_task(task: Assignment, form=None, status: int = 200, conflict: Refle
 @login_required
 def task(task_id):
     """A task: the client writes here; her therapist manages the task here."""
-    return _render_task(policy.get_visible_or_404(Assignment, task_id, options=WITH_REFLECTION))[0]
+    return _render_task(policy.get_visible_or_404(Assignment, task_id, options=TASK_PAGE))[0]
 
 
 KEPT = {
@@ -86,12 +88,17 @@ def _conflict(task: Assignment, form, current: Reflection):
     return _render_task(task, form, 409, conflict=current, seen=seen)
 
 
+# A send notifies her therapist: loaded with the task, in the same statement.
+SENDING = (joinedload(Assignment.reflection), joinedload(Assignment.therapist))
+
+
 @bp.post("/tasks/<int:task_id>")
 @login_required
 def save(task_id):
     """The form's own buttons: "Save draft" (works without JavaScript) and "Send"; after a
     conflict, "Keep mine", "Keep the other" and "Keep both"."""
-    task = policy.get_visible_or_404(Assignment, task_id, options=WITH_REFLECTION)
+    sending = request.form.get("action") == "submit"
+    task = policy.get_visible_or_404(Assignment, task_id, options=SENDING if sending else WITH_REFLECTION)
     if not policy.is_own_task(current_user, task):
         abort(403)
     form = _form_for(task)

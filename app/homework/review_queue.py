@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager
@@ -31,7 +32,6 @@ def _unreviewed(therapist: User) -> sa.Select:
 # The queue's one order. `urgent` is what a client sets when she flags a reflection urgent for
 # her therapist (DOMAIN.md, privacy rule 5); nothing else marks urgency.
 QUEUE_ORDER = (Reflection.urgent.desc(), Reflection.submitted_at.asc(), Reflection.id.asc())
-BACKWARDS = (Reflection.urgent.asc(), Reflection.submitted_at.desc(), Reflection.id.desc())
 
 
 def _with_labels(query: sa.Select) -> sa.Select:
@@ -73,28 +73,77 @@ def _other_member(column) -> sa.ScalarSelect:
             .order_by(PairMember.id).limit(1).correlate(Assignment, Reflection).scalar_subquery())
 
 
-def review_queue(therapist: User, page: int) -> paging.Page:
+# A therapist whose id is bound when the statement runs: her queue and its counts are built once,
+# from the same rule (policy.visible_reflections), not anew on every request.
+_BOUND_THERAPIST = SimpleNamespace(id=sa.bindparam("therapist_id", type_=sa.Integer), role="therapist",
+                                   is_authenticated=True, is_active=True)
+
+
+def _queue_page() -> sa.Select:
+    """A page of her queue: the page's ids chosen (with the total) from the index first, then
+    those rows alone loaded with what a row shows (its task's title and family, her name) and
+    the other member of a pair exercise."""
+    waiting = (_unreviewed(_BOUND_THERAPIST)
+               .with_only_columns(Reflection.id, Reflection.urgent, Reflection.submitted_at,
+                                  sa.func.count().over().label("total"),
+                                  sa.func.count().filter(Reflection.urgent.is_(True)).over().label("urgent_total"))
+               .order_by(*QUEUE_ORDER)
+               .limit(sa.bindparam("limit", type_=sa.Integer)).offset(sa.bindparam("offset", type_=sa.Integer))
+               .subquery("waiting"))
+    return (sa.select(Reflection).join(waiting, waiting.c.id == Reflection.id)
+            .join(Reflection.assignment).join(Reflection.author)
+            .add_columns(_other_member(User.name), _other_member(PairMember.label), waiting.c.total,
+                         waiting.c.urgent_total)
+            .options(contains_eager(Reflection.assignment).load_only(Assignment.title, Assignment.family,
+                                                                     Assignment.pair_exercise_id),
+                     contains_eager(Reflection.author).load_only(User.name))
+            .order_by(waiting.c.urgent.desc(), waiting.c.submitted_at.asc(), waiting.c.id.asc()))
+
+
+_QUEUE_PAGE = _queue_page()
+_UNREVIEWED = _unreviewed(_BOUND_THERAPIST).subquery()
+_COUNTS = sa.select(sa.func.count(), sa.func.count().filter(_UNREVIEWED.c.urgent.is_(True))).select_from(_UNREVIEWED)
+
+
+@dataclass
+class QueuePage(paging.Page):
+    """A page of her queue, with what waits in all (review_counts(), from the same statement)."""
+
+    urgent: int = 0
+
+    @property
+    def counts(self) -> dict:
+        return {"waiting": self.total, "urgent": self.urgent}
+
+
+def review_queue(therapist: User, page: int) -> QueuePage:
     """Reflections waiting for her, urgent first, then the longest-waiting first: a page of
-    QueueRow. Its first lines and ratings are reads of each client's record, recorded as such."""
-    query = (_with_labels(_unreviewed(therapist)).order_by(*QUEUE_ORDER)
-             .add_columns(_other_member(User.name), _other_member(PairMember.label)))
-    found = paging.paginate(query, page, QUEUE_PER_PAGE, rows=True)
+    QueueRow, and how many wait and are urgent in all (one query). Its first lines and ratings
+    are reads of each client's record, recorded as such."""
+    if not policy.is_therapist(therapist):
+        return QueuePage([], max(page, 1), QUEUE_PER_PAGE, 0)
+    page = min(max(page, 1), paging.MAX_PAGE)
+    values = {"therapist_id": therapist.id, "limit": QUEUE_PER_PAGE, "offset": (page - 1) * QUEUE_PER_PAGE}
+    found = db.session.execute(_QUEUE_PAGE, values).all()
+    if found:
+        total, urgent = found[0][-2:]
+    elif page > 1:  # past the end: the window saw no rows, so count them apart (rare)
+        total, urgent = review_counts(therapist).values()
+    else:
+        total = urgent = 0
     today, zone = today_for(therapist), zone_for(therapist)
     rows = [QueueRow(reflection, first_lines(reflection.answers),
                      (today - reflection.submitted_at.astimezone(zone).date()).days, name, label)
-            for reflection, name, label in found.items]
+            for reflection, name, label, _, _ in found]
     audit.record_reads(therapist, [(row.reflection.author, row.reflection) for row in rows], READ_PREVIEW)
-    found.items = rows
-    return found
+    return QueuePage(items=rows, page=page, per_page=QUEUE_PER_PAGE, total=total, urgent=urgent)
 
 
 def review_counts(therapist: User) -> dict:
     """How many reflections wait for review, and how many of them are urgent (one query)."""
-    subquery = _unreviewed(therapist).subquery()
-    waiting, urgent = db.session.execute(
-        sa.select(sa.func.count(), sa.func.count().filter(subquery.c.urgent.is_(True)))
-        .select_from(subquery)
-    ).one()
+    if not policy.is_therapist(therapist):
+        return {"waiting": 0, "urgent": 0}
+    waiting, urgent = db.session.execute(_COUNTS, {"therapist_id": therapist.id}).one()
     return {"waiting": waiting, "urgent": urgent}
 
 
@@ -104,8 +153,8 @@ class QueuePlace:
 
     waiting: int  # reflections waiting, this one included if it still waits
     position: int | None  # its place (from 1) while it waits, else None
-    previous: Reflection | None
-    next: Reflection | None
+    previous: QueueNeighbour | None
+    next: QueueNeighbour | None
     from_the_start: bool  # reviewed, and nothing waits after it: Next is the queue's first
 
     @property
@@ -123,25 +172,61 @@ def _before(column_of, reflection: Reflection):
     return sa.or_(column_of("urgent").is_(True), same_urgency)
 
 
+# The queue's order and its reverse, by column name, for the rows of a subquery or CTE.
+_FORWARD = (("urgent", "desc"), ("submitted_at", "asc"), ("id", "asc"))
+_BACKWARD = (("urgent", "asc"), ("submitted_at", "desc"), ("id", "desc"))
+
+
+@dataclass(frozen=True)
+class QueueNeighbour:
+    """A reflection just before or after this one in the queue, as its links name it: a plain
+    row shaped like a Reflection for the template (`author.name`, `assignment.title`)."""
+
+    id: int
+    urgent: bool
+    author: SimpleNamespace
+    assignment: SimpleNamespace
+
+
 def place_in_queue(therapist: User, reflection: Reflection) -> QueuePlace:
     """Its place in her queue, and the waiting reflections just before and after it. A
     reflection she has reviewed keeps the place it had, so Next after feedback is the one that
-    followed it; when none follows, Next goes back to the top of the queue (four queries)."""
-    waiting_query = _unreviewed(therapist)
-    others = waiting_query.where(Reflection.id != reflection.id)
-    subquery = waiting_query.subquery()
-    waiting, ahead, itself = db.session.execute(
-        sa.select(sa.func.count(),
-                  sa.func.count().filter(_before(lambda name: subquery.c[name], reflection)),
-                  sa.func.count().filter(subquery.c.id == reflection.id))
-        .select_from(subquery)).one()
-    ahead_of_it = _before(lambda name: getattr(Reflection, name), reflection)
-    previous = db.session.scalar(
-        _with_labels(others.where(ahead_of_it)).order_by(*BACKWARDS).limit(1))
-    following = db.session.scalar(
-        _with_labels(others.where(sa.not_(ahead_of_it))).order_by(*QUEUE_ORDER).limit(1))
+    followed it; when none follows, Next goes back to the top of the queue. One statement: the
+    counts and the neighbours' ids over the waiting reflections (a CTE read from the index),
+    with each neighbour's name and title joined on."""
+    waiting = _unreviewed(therapist).with_only_columns(
+        Reflection.id, Reflection.urgent, Reflection.submitted_at).cte("waiting")
+    column = waiting.c
+
+    def first(condition, order) -> sa.ScalarSelect:
+        return (sa.select(column.id).where(column.id != reflection.id, condition)
+                .order_by(*(getattr(column[name], way)() for name, way in order))
+                .limit(1).correlate(None).scalar_subquery())
+
+    ahead = _before(lambda name: column[name], reflection)
+    place = sa.select(
+        sa.func.count().label("waiting"), sa.func.count().filter(ahead).label("ahead"),
+        sa.func.count().filter(column.id == reflection.id).label("itself"),
+        first(ahead, _BACKWARD).label("previous_id"), first(sa.not_(ahead), _FORWARD).label("next_id"),
+        first(sa.true(), _FORWARD).label("top_id"),
+    ).select_from(waiting).subquery("place")
+    rows = db.session.execute(
+        sa.select(place, Reflection.id.label("neighbour_id"), Reflection.urgent, Assignment.title,
+                  User.name)
+        .select_from(place)
+        .outerjoin(Reflection, Reflection.id.in_([place.c.previous_id, place.c.next_id, place.c.top_id]))
+        .outerjoin(Assignment, Assignment.id == Reflection.assignment_id)
+        .outerjoin(User, User.id == Reflection.author_id)
+    ).all()
+    neighbours = {row.neighbour_id: QueueNeighbour(row.neighbour_id, bool(row.urgent),
+                                                   SimpleNamespace(name=row.name),
+                                                   SimpleNamespace(title=row.title))
+                  for row in rows if row.neighbour_id is not None}
+    counts = rows[0]
+    previous, following = neighbours.get(counts.previous_id), neighbours.get(counts.next_id)
     # Done with it, and nothing follows: Next starts again from the top (what she skipped).
-    from_the_start = not itself and following is None and previous is not None
+    from_the_start = not counts.itself and following is None and previous is not None
     if from_the_start:
-        following = db.session.scalar(_with_labels(others).order_by(*QUEUE_ORDER).limit(1))
-    return QueuePlace(waiting, ahead + 1 if itself else None, previous, following, from_the_start)
+        following = neighbours.get(counts.top_id)
+    return QueuePlace(counts.waiting, counts.ahead + 1 if counts.itself else None, previous,
+                      following, from_the_start)

@@ -23,8 +23,8 @@ def queue():
     lines, quick ratings and, on a pair exercise, the other member."""
     policy.require_therapist(current_user)
     page = max(request.args.get("page", 1, type=int), 1)
-    return render_template("homework/review/queue.html", rows=review_queue.review_queue(current_user, page),
-                           counts=review_queue.review_counts(current_user), family_name=family_name)
+    rows = review_queue.review_queue(current_user, page)
+    return render_template("homework/review/queue.html", rows=rows, counts=rows.counts, family_name=family_name)
 
 
 def _render_reading(reflection: Reflection, feedback_form=None, annotation_form=None, status=200):

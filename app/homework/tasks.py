@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.orm import contains_eager, defer, joinedload
 from werkzeug.exceptions import Forbidden
 
 from app import audit, policy
@@ -141,43 +141,57 @@ class TaskBoard:
     new_feedback_count: int = 0
 
 
+# What a list of tasks shows of each task and its reflection: never the encrypted note and
+# answers (decrypted for nothing), nor the instructions and prompts the task page alone shows.
+LISTED = (defer(Assignment.note), defer(Assignment.instructions), defer(Assignment.prompts))
+
+
 def task_board(client: User, today: date) -> TaskBoard:
-    """Three queries, whatever the number of tasks: open tasks, recent done ones (each with its
-    reflection), counts."""
+    """One statement, whatever the number of tasks: her open tasks and her DONE_SHOWN latest done
+    ones, each with its reflection, and her counts beside each row."""
     board = TaskBoard()
     scope = policy.visible_assignments(client)
-    for task in db.session.scalars(
-        scope.where(Assignment.status == TASK_OPEN).options(joinedload(Assignment.reflection))
-        .order_by(Assignment.due_date, Assignment.id)
-    ):
-        if task.due_date < today:
+    sent = (Reflection.author_id == client.id, Reflection.status == "submitted",
+            Reflection.deleted_at.is_(None))
+    new_feedback = sa.and_(Reflection.last_feedback_at.is_not(None),
+                           sa.or_(Reflection.feedback_seen_at.is_(None),
+                                  Reflection.feedback_seen_at < Reflection.last_feedback_at))
+    # Each subquery reads its own tables (correlate(None)), never the outer row's.
+    counts = [sa.select(sa.func.count(Reflection.id)).where(*sent).correlate(None),
+              sa.select(sa.func.count(Reflection.id)).where(*sent, new_feedback).correlate(None)]
+    done_ids = (scope.with_only_columns(Assignment.id).where(Assignment.status == TASK_SUBMITTED)
+                .join(Assignment.reflection).order_by(Reflection.submitted_at.desc()).limit(DONE_SHOWN)
+                .correlate(None))
+    is_open = Assignment.status == TASK_OPEN
+    rows = db.session.execute(
+        scope.outerjoin(Assignment.reflection)
+        .where(sa.or_(is_open, Assignment.id.in_(done_ids.scalar_subquery())))
+        .add_columns(*(count.scalar_subquery() for count in counts))
+        .options(*LISTED, contains_eager(Assignment.reflection).defer(Reflection.answers))
+        # Open ones by due date, then done ones newest sent first (each list's own order).
+        .order_by(sa.case((is_open, 0), else_=1), sa.case((is_open, Assignment.due_date)),
+                  sa.case((is_open, Assignment.id)), Reflection.submitted_at.desc())
+    ).all()
+    for task, _, _ in rows:
+        if task.status != TASK_OPEN:
+            board.done.append(task)
+        elif task.due_date < today:
             board.overdue.append(task)
         elif task.due_date == today:
             board.due_today.append(task)
         else:
             board.upcoming.append(task)
-    board.done = list(db.session.scalars(
-        scope.where(Assignment.status == TASK_SUBMITTED)
-        .join(Assignment.reflection).options(contains_eager(Assignment.reflection))
-        .order_by(Reflection.submitted_at.desc()).limit(DONE_SHOWN)
-    ))
-    board.done_count, board.new_feedback_count = db.session.execute(
-        sa.select(
-            sa.func.count(Reflection.id),
-            sa.func.count(Reflection.id).filter(
-                Reflection.last_feedback_at.is_not(None),
-                sa.or_(Reflection.feedback_seen_at.is_(None),
-                       Reflection.feedback_seen_at < Reflection.last_feedback_at),
-            ),
-        ).where(Reflection.author_id == client.id, Reflection.status == "submitted",
-                Reflection.deleted_at.is_(None))
-    ).one()
+    if rows:
+        board.done_count, board.new_feedback_count = rows[0][1:]
+    else:  # no task at all (rare): the counts on their own
+        board.done_count, board.new_feedback_count = db.session.execute(
+            sa.select(*(count.scalar_subquery() for count in counts))).one()
     return board
 
 
 def client_tasks(therapist: User, client: User, page: int):
     """A page of one client's tasks for her therapist, newest due date first."""
     query = (policy.visible_assignments(therapist).where(Assignment.client_id == client.id)
-             .options(joinedload(Assignment.reflection))
+             .options(*LISTED, joinedload(Assignment.reflection).defer(Reflection.answers))
              .order_by(Assignment.due_date.desc(), Assignment.id.desc()))
     return paging.paginate(query, page, TASKS_PER_PAGE)

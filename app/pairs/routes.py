@@ -1,6 +1,7 @@
 """Views for pairs."""
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload
 from wtforms import SelectChoice
 
 from app import policy
@@ -15,6 +16,9 @@ from app.pairs.forms import LABEL_SUGGESTIONS, LinkPairForm, PairAssignForm, Rep
 from app.progress.charts import pair_chart
 from app.progress.services import progress_of_each
 from app.therapy_sessions.coming_up import due_before_next_session
+
+# The pair page shows its members (with their accounts): loaded with the pair, in one query.
+WITH_MEMBERS = (joinedload(Pair.members),)
 
 
 def _client_choices():
@@ -54,7 +58,7 @@ def new():
 @login_required
 def show(pair_id):
     """The therapist's pair page (side by side), or a member's view of her link."""
-    pair = policy.get_visible_or_404(Pair, pair_id)
+    pair = policy.get_visible_or_404(Pair, pair_id, options=WITH_MEMBERS)
     if policy.is_therapist(current_user):
         rows = seeing.pair_overview(current_user, pair)
         progress = progress_of_each([m.user for m in pair.members])

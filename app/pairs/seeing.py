@@ -11,6 +11,7 @@ from werkzeug.exceptions import Forbidden
 from app import audit, policy
 from app.extensions import db
 from app.models import (
+    ROLE_THERAPIST,
     Assignment,
     Pair,
     PairExercise,
@@ -35,7 +36,11 @@ def pair_overview(therapist: User, pair: Pair) -> list[PairRow]:
     audit.record_reads(therapist, [(member.user, pair) for member in pair.members], "read_pair_page")
     exercises = db.session.scalars(
         sa.select(PairExercise).where(PairExercise.pair_id == pair.id)
-        .options(joinedload(PairExercise.tasks).joinedload(Assignment.reflection))
+        # The answers side by side, not the therapist's note nor the instructions (the note is
+        # encrypted: decrypted for nothing).
+        .options(joinedload(PairExercise.tasks).defer(Assignment.note),
+                 joinedload(PairExercise.tasks).defer(Assignment.instructions),
+                 joinedload(PairExercise.tasks).joinedload(Assignment.reflection))
         .order_by(PairExercise.created_at.desc(), PairExercise.id.desc())
     ).unique().all()
     # Deleted tasks are gone from the pair page too (and a row whose tasks are all deleted).
@@ -66,11 +71,18 @@ def partner_feed(client: User) -> dict:
 
 
 def pairs_of(therapist: User) -> list[Pair]:
-    """Her pairs that have not ended, with their members, in one statement."""
-    return list(db.session.scalars(
-        policy.visible_pairs(therapist).where(Pair.ended_at.is_(None)).order_by(Pair.created_at.desc())
-        .options(joinedload(Pair.members))
-    ).unique())
+    """Her pairs that have not ended, with their members, in one statement (the caseload lists
+    them: each member's name, and whether she closed her account, is all it reads of her)."""
+    if not policy.is_therapist(therapist):
+        return []
+    return list(db.session.scalars(_PAIRS_OF, {"therapist_id": therapist.id}).unique())
+
+
+# Built once, for any therapist (her id bound when it runs).
+_PAIRS_OF = (policy.visible_pairs(policy.Viewer(ROLE_THERAPIST, "therapist_id"))
+             .where(Pair.ended_at.is_(None)).order_by(Pair.created_at.desc())
+             .options(joinedload(Pair.members).joinedload(PairMember.user)
+                      .load_only(User.id, User.name, User.closed_at)))
 
 
 @dataclass

@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from app import policy
 from app.extensions import db
-from app.models import REFLECTION_SUBMITTED, Assignment, PairExercise, PairMember, User
+from app.models import REFLECTION_SUBMITTED, Assignment, PairExercise, PairMember, Reflection, User
 
 
 @dataclass
@@ -115,8 +115,12 @@ def turns_of(viewer: User, tasks: list[Assignment]) -> dict[int, Turn]:
     if not ids:
         return {}
     # Held while the turns are read: the session keeps only weak references to what it loaded.
+    # Neither member's encrypted note or answers: a turn is read from statuses and dates alone.
+    both = selectinload(PairExercise.tasks)
     loaded = db.session.scalars(sa.select(PairExercise).where(PairExercise.id.in_(ids)).options(
-        selectinload(PairExercise.tasks).joinedload(Assignment.reflection))).all()
+        both.defer(Assignment.note), both.defer(Assignment.instructions),
+        both.defer(Assignment.prompts),
+        both.joinedload(Assignment.reflection).defer(Reflection.answers))).all()
     turns = {task.id: turn for task in tasks if (turn := turn_of(viewer, task)) is not None}
     del loaded
     return turns

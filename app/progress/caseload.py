@@ -14,7 +14,8 @@ from app.models import Invitation, User
 from app.notifications import outbox
 from app.pairs.seeing import pairs_of
 from app.progress.charts import ratings_chart, weekly_chart
-from app.progress.services import dashboard, progress_for, timeline
+from app.progress.dashboard import dashboard
+from app.progress.services import progress_for, timeline
 from app.therapy_sessions.coming_up import sessions_with_client, upcoming_for_therapist
 
 

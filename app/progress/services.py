@@ -1,6 +1,8 @@
-"""Progress services: ratings over time, weekly counts, streaks, trend, timeline, dashboard."""
+"""Progress services: ratings over time, weekly counts, streaks, trend, timeline (the caseload
+dashboard is in dashboard.py)."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -8,13 +10,11 @@ import sqlalchemy as sa
 from werkzeug.exceptions import Forbidden
 
 from app import policy
-from app.core import paging
 from app.core.clock import today_for, zone_for
 from app.extensions import db
 from app.models import (
     REFLECTION_SUBMITTED,
-    ROLE_CLIENT,
-    TASK_OPEN,
+    ROLE_THERAPIST,
     Assignment,
     Feedback,
     PairMember,
@@ -142,6 +142,17 @@ def timeline(therapist: User, client: User) -> list[dict]:
     query (a UNION ALL of the four, each row shaped alike)."""
     if not policy.is_therapist(therapist) or not policy.can_view_client(therapist, client):
         raise Forbidden()
+    rows = db.session.execute(_timeline_statement(), {"therapist_id": therapist.id, "client_id": client.id,
+                                                      "now": utcnow()}).mappings().all()
+    return [_timeline_event(row) for row in rows]
+
+
+@functools.cache
+def _timeline_statement() -> sa.Select:
+    """Built once (every client page asks it), for any therapist and client: their ids and the
+    time are bound when it runs."""
+    therapist = policy.Viewer(ROLE_THERAPIST, "therapist_id")
+    client_id, now = sa.bindparam("client_id"), sa.bindparam("now")
     none_int, none_text, none_bool = (sa.cast(sa.null(), sa.Integer), sa.cast(sa.null(), sa.String),
                                       sa.cast(sa.null(), sa.Boolean))
 
@@ -150,11 +161,11 @@ def timeline(therapist: User, client: User) -> list[dict]:
                 task_id.label("task_id"), reflection_id.label("reflection_id"),
                 urgent.label("urgent"), session_id.label("session_id"), pair_id.label("pair_id"))
 
-    tasks = policy.visible_assignments(therapist).where(Assignment.client_id == client.id)
+    tasks = policy.visible_assignments(therapist).where(Assignment.client_id == client_id)
     reflections = tasks.join(Reflection, Reflection.assignment_id == Assignment.id).where(
-        Reflection.author_id == client.id, Reflection.status == REFLECTION_SUBMITTED,
+        Reflection.author_id == client_id, Reflection.status == REFLECTION_SUBMITTED,
         Reflection.deleted_at.is_(None))
-    pair_ids = sa.select(PairMember.pair_id).where(PairMember.user_id == client.id)
+    pair_ids = sa.select(PairMember.pair_id).where(PairMember.user_id == client_id)
     events = sa.union_all(
         tasks.with_only_columns(*shaped("task", Assignment.created_at, Assignment.title, Assignment.id,
                                         none_int, none_bool, none_int, none_int)),
@@ -165,15 +176,12 @@ def timeline(therapist: User, client: User) -> list[dict]:
             *shaped("feedback", Feedback.created_at, Assignment.title, none_int, Reflection.id,
                     none_bool, none_int, none_int)),
         policy.visible_sessions(therapist)  # held: not one ahead, not one cancelled
-        .where(sa.or_(TherapySession.client_id == client.id, TherapySession.pair_id.in_(pair_ids)),
-               TherapySession.starts_at <= utcnow(), TherapySession.cancelled_at.is_(None))
+        .where(sa.or_(TherapySession.client_id == client_id, TherapySession.pair_id.in_(pair_ids)),
+               TherapySession.starts_at <= now, TherapySession.cancelled_at.is_(None))
         .with_only_columns(*shaped("session", TherapySession.starts_at, none_text, none_int,
                                    none_int, none_bool, TherapySession.id, TherapySession.pair_id)),
     ).subquery()
-    rows = db.session.execute(
-        sa.select(events).order_by(events.c.at.desc()).limit(TIMELINE_LIMIT)
-    ).mappings().all()
-    return [_timeline_event(row) for row in rows]
+    return sa.select(events).order_by(events.c.at.desc()).limit(TIMELINE_LIMIT)
 
 
 def _timeline_event(row) -> dict:
@@ -187,128 +195,3 @@ def _timeline_event(row) -> dict:
     else:
         event.update(session_id=row["session_id"], pair=row["pair_id"] is not None)
     return event
-
-
-# --- the caseload dashboard -------------------------------------------------------------------
-
-DASHBOARD_PER_PAGE = 25
-SORTS = {"name", "activity", "overdue", "unreviewed"}
-
-
-@dataclass
-class DashboardRow:
-    client: User
-    last_activity: datetime | None
-    open_tasks: int
-    overdue: int
-    unreviewed: int
-    urgent: int
-    trend: str | None = None
-
-
-@dataclass
-class Dashboard:
-    rows: list
-    total: int
-    page: int
-    pages: int
-    sort: str
-    query: str
-    attention: bool
-
-
-def dashboard(therapist: User, today: date, *, sort: str = "name", query: str = "",
-              attention: bool = False, page: int = 1) -> Dashboard:
-    """Every client with last activity, open and overdue tasks, unreviewed and urgent
-    reflections and a resentment trend: two queries whatever the caseload's size (the page
-    with its total, then the page's trends)."""
-    if not policy.is_therapist(therapist):
-        raise Forbidden()
-    sort = sort if sort in SORTS else "name"
-    page = min(max(page, 1), paging.MAX_PAGE)
-    matching = sa.select(User.id).where(User.role == ROLE_CLIENT, User.therapist_id == therapist.id)
-    if query.strip():
-        needle = query.strip().lower()[:100]  # literally: % and _ are no wildcards here
-        matching = matching.where(sa.or_(sa.func.lower(User.name).contains(needle, autoescape=True),
-                                         sa.func.lower(User.email).contains(needle, autoescape=True)))
-    by_name = [sa.func.lower(User.name), User.id]
-    # The default view (by name, no filter on the figures) picks its page of clients first and
-    # counts tasks and reflections for those alone: the same cost whatever the caseload's size.
-    # The other sorts and the filter need every client's figures to choose the page.
-    page_first = sort == "name" and not attention
-
-    def figures_for(offset: int):
-        clients = matching
-        if page_first:
-            clients = matching.order_by(*by_name).limit(DASHBOARD_PER_PAGE).offset(offset)
-        tasks = (sa.select(Assignment.client_id,
-                           sa.func.count().filter(Assignment.status == TASK_OPEN).label("open_tasks"),
-                           sa.func.count().filter(Assignment.status == TASK_OPEN,
-                                                  Assignment.due_date < today).label("overdue"))
-                 .where(Assignment.therapist_id == therapist.id, Assignment.deleted_at.is_(None),
-                        Assignment.client_id.in_(clients))
-                 .group_by(Assignment.client_id).subquery())
-        refl = (sa.select(Reflection.author_id,
-                          # sent reflections only: a draft is its author's alone, even its time
-                          sa.func.max(Reflection.submitted_at).label("last_activity"),
-                          sa.func.count().filter(Reflection.status == REFLECTION_SUBMITTED,
-                                                 Reflection.reviewed_at.is_(None)).label("unreviewed"),
-                          sa.func.count().filter(Reflection.status == REFLECTION_SUBMITTED,
-                                                 Reflection.reviewed_at.is_(None),
-                                                 Reflection.urgent.is_(True)).label("urgent"))
-                .join(Reflection.assignment)
-                .where(Assignment.therapist_id == therapist.id, Reflection.deleted_at.is_(None),
-                       Reflection.author_id.in_(clients))
-                .group_by(Reflection.author_id).subquery())
-        open_tasks = sa.func.coalesce(tasks.c.open_tasks, 0)
-        overdue = sa.func.coalesce(tasks.c.overdue, 0)
-        unreviewed = sa.func.coalesce(refl.c.unreviewed, 0)
-        urgent = sa.func.coalesce(refl.c.urgent, 0)
-        if page_first:
-            total = sa.select(sa.func.count()).select_from(matching.subquery()).scalar_subquery()
-        else:
-            total = sa.func.count().over()
-        select = (sa.select(User, refl.c.last_activity, open_tasks, overdue, unreviewed, urgent, total)
-                  .outerjoin(tasks, tasks.c.client_id == User.id)
-                  .outerjoin(refl, refl.c.author_id == User.id)
-                  .where(User.id.in_(clients)))
-        if attention:
-            select = select.where(sa.or_(overdue > 0, urgent > 0))
-        order = {
-            "name": [],
-            "activity": [refl.c.last_activity.is_(None), refl.c.last_activity.desc()],
-            "overdue": [overdue.desc()],
-            "unreviewed": [urgent.desc(), unreviewed.desc()],
-        }[sort] + by_name
-        select = select.order_by(*order)
-        if not page_first:
-            select = select.limit(DASHBOARD_PER_PAGE).offset(offset)
-        return db.session.execute(select).all()
-
-    result = figures_for((page - 1) * DASHBOARD_PER_PAGE)
-    if not result and page > 1:  # past the last page (an old link): show the last one
-        matching_total = db.session.scalar(sa.select(sa.func.count()).select_from(matching.subquery()))
-        page = max(1, -(-matching_total // DASHBOARD_PER_PAGE))
-        result = figures_for((page - 1) * DASHBOARD_PER_PAGE)
-    total = result[0][-1] if result else 0
-    pages = max(1, -(-total // DASHBOARD_PER_PAGE))
-    rows = [DashboardRow(*r[:-1]) for r in result]
-    _add_trends(rows)
-    return Dashboard(rows, total, page, pages, sort, query, attention)
-
-
-def _add_trends(rows: list[DashboardRow]) -> None:
-    """One query for the page's clients: their resentment over the last four weeks."""
-    if not rows:
-        return
-    now = utcnow()
-    by_client: dict[int, list] = {row.client.id: [] for row in rows}
-    for author_id, submitted_at, resentment in db.session.execute(
-        sa.select(Reflection.author_id, Reflection.submitted_at, Reflection.resentment)
-        .where(Reflection.author_id.in_(list(by_client)), Reflection.status == REFLECTION_SUBMITTED,
-               Reflection.deleted_at.is_(None),
-               Reflection.submitted_at >= now - timedelta(days=TREND_DAYS))
-    ):
-        by_client[author_id].append((submitted_at, resentment))
-    for row in rows:
-        row.trend = resentment_trend(by_client[row.client.id], now)
