@@ -33,6 +33,9 @@ MARKUP_ALLOWLIST = {
         "escapes the whole text first, then adds only <p> and <br>",
     ("app/progress/charts.py", "_frame"):
         "SVG from numbers and constants; every label, title and description passes escape()",
+    ("app/web/form_markup.py", "html_params"):
+        "WTForms' html_params rewritten: every attribute name and value passes escape() (a Markup "
+        "value's quotes are also replaced), as in WTForms; tests/test_form_markup.py compares both",
     ("app/accounts/two_factor.py", "qr_svg"):
         "segno's SVG of the provisioning URI: the URI becomes QR modules (path data), never text",
 }

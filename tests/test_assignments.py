@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from app.core.clock import today_for
 from app.extensions import db
-from app.models import Assignment, AuditEvent
+from app.models import Assignment, AuditEvent, User
 from tests.builders_homework import (
     assign,
     built_in,
@@ -214,6 +214,26 @@ def test_a_submitted_task_cannot_be_cancelled(client, people):
     client.post(f"/tasks/{task.id}/reopen")
     refresh(task)
     assert task.status == "submitted"
+
+
+def test_a_send_that_lands_while_she_cancels_is_never_cancelled_over(app, people):
+    """The therapist's page read the task open; the client's send commits before the cancel
+    writes: the cancel is refused (one conditional write), the task stays sent."""
+    from app.homework.tasks import AssignmentError, cancel_assignment
+
+    therapist, maria = people["therapist"], people["client"]
+    task = assign(therapist, maria)
+    task_id, therapist_id = task.id, therapist.id
+    db.session.remove()
+    with app.test_request_context("/", method="POST"):
+        seen = db.session.get(Assignment, task_id)
+        assert seen.status == "open"
+        with db.engine.begin() as other:  # her send, committed meanwhile
+            other.execute(sa.update(Assignment).where(Assignment.id == task_id).values(status="submitted"))
+        with pytest.raises(AssignmentError):
+            cancel_assignment(db.session.get(User, therapist_id), seen)
+    db.session.remove()
+    assert db.session.get(Assignment, task_id).status == "submitted"
 
 
 def test_cancelling_keeps_her_draft_and_reopening_brings_it_back(client, people):

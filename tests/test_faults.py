@@ -120,6 +120,27 @@ def test_a_failed_send_keeps_every_word_and_can_be_sent_again(client, people, ta
     assert reflection.status == "submitted" and reflection.answers[0] == KEPT
 
 
+def test_a_send_that_fails_after_her_words_were_written_keeps_them_as_the_draft(
+        client, people, task, monkeypatch):
+    """Not only a database error: anything failing after the send wrote her words (here the
+    audit row) rolls the send back whole, and her words are then saved as the draft."""
+    from app.homework import reflections
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the audit trail failed")
+
+    login(client, people["client"])
+    monkeypatch.setattr(reflections.audit, "record", broken)
+    client.application.config["PROPAGATE_EXCEPTIONS"] = False
+    try:
+        response = client.post(f"/tasks/{task.id}", data=form(KEPT, action="submit"))
+    finally:
+        client.application.config["PROPAGATE_EXCEPTIONS"] = None
+    assert response.status_code == 500
+    reflection = stored(task)
+    assert reflection.status == "draft" and reflection.answers[0] == KEPT
+
+
 def test_a_page_that_cannot_load_says_so_and_retries_itself(client, people, task):
     login(client, people["client"])
     with database_refuses(r"FROM login_sessions"):

@@ -1,7 +1,7 @@
-"""SQLite's one write lock is held for a request's write only: its reads run beside another
-writer, the lock is taken at its first write (or a SELECT ... FOR UPDATE) and given up at that
-transaction's commit, never across what it reads before nor what it renders after
-(app/core/database.py)."""
+"""SQLite's one write lock (app/core/database.py): a page (GET), and a POST whose view re-checks
+in its writes what it read (the autosave and the send), hold it for the write only: their reads
+run beside another writer, the lock is taken at the first write (or a SELECT ... FOR UPDATE) and
+given up at that transaction's commit. Any other POST takes it at its first statement."""
 import sqlite3
 
 import pytest
@@ -33,11 +33,14 @@ def _lock_is_free() -> bool:
         other.close()
 
 
-@pytest.mark.parametrize("method", ["POST", "GET"])
-def test_reads_leave_the_lock_free_and_a_write_holds_it_until_commit(sqlite_app, method):
+AUTOSAVE = "/tasks/1/draft"  # a view marked @rechecks_its_writes (no such task needed here)
+
+
+@pytest.mark.parametrize("method, path", [("POST", AUTOSAVE), ("POST", "/tasks/1"), ("GET", "/home")])
+def test_reads_leave_the_lock_free_and_a_write_holds_it_until_commit(sqlite_app, method, path):
     therapist_id = make_therapist().id
     db.session.remove()
-    with sqlite_app.test_request_context("/anything", method=method):
+    with sqlite_app.test_request_context(path, method=method):
         therapist = db.session.get(User, therapist_id)
         db.session.scalar(sa.select(sa.func.count()).select_from(User))
         assert _lock_is_free()  # reading, even in a POST, holds no lock
@@ -55,7 +58,7 @@ def test_a_select_for_update_takes_the_lock(sqlite_app):
     pair exercise) is held: SQLite has no row lock, so the write lock is taken there."""
     therapist_id = make_therapist().id
     db.session.remove()
-    with sqlite_app.test_request_context("/anything", method="POST"):
+    with sqlite_app.test_request_context(AUTOSAVE, method="POST"):
         db.session.execute(sa.select(User.id).where(User.id == therapist_id))
         assert _lock_is_free()
         db.session.execute(sa.select(User.id).where(User.id == therapist_id).with_for_update())
@@ -71,7 +74,7 @@ def test_a_write_sees_what_was_committed_after_the_request_read(sqlite_app):
     therapist_id = make_therapist().id
     db.session.remove()
     path = db.engine.url.database
-    with sqlite_app.test_request_context("/anything", method="POST"):
+    with sqlite_app.test_request_context(AUTOSAVE, method="POST"):
         assert db.session.get(User, therapist_id).timezone != "Asia/Tokyo"
         other = sqlite3.connect(path, timeout=5, isolation_level=None)
         other.execute("UPDATE users SET timezone = 'Asia/Tokyo' WHERE id = ?", (therapist_id,))
@@ -81,4 +84,17 @@ def test_a_write_sees_what_was_committed_after_the_request_read(sqlite_app):
             .values(timezone="UTC").execution_options(synchronize_session=False)).rowcount
         assert changed == 1
         db.session.commit()
+    db.session.remove()
+
+
+def test_any_other_post_holds_the_lock_from_its_first_read(sqlite_app):
+    """A service that reads, decides, then writes without re-checking (most forms) must not act
+    on a read another writer made stale: its POST takes the lock before reading."""
+    therapist_id = make_therapist().id
+    db.session.remove()
+    with sqlite_app.test_request_context("/pairs/1/dissolve", method="POST"):
+        db.session.get(User, therapist_id)
+        assert not _lock_is_free()
+        db.session.rollback()
+        assert _lock_is_free()
     db.session.remove()

@@ -4,17 +4,19 @@ SQLite: foreign keys on, WAL, a busy timeout, and transactions the app begins it
 own transaction handling is switched off (isolation_level = None, the SQLAlchemy recipe
 "Serializable isolation / Savepoints / Transactional DDL") so that:
 
-- a request reads in a plain deferred BEGIN (one consistent snapshot for its reads), concurrently
-  with the writer (WAL), whatever its method. SQLite has one writer at a time, so the write lock
-  is held for the write only: just before a transaction's first write (or a SELECT ... FOR UPDATE,
-  which SQLite cannot express: what a service locks before deciding) its read snapshot is ended
-  and BEGIN IMMEDIATE taken (waiting up to the busy timeout); the lock ends with that
-  transaction's commit, never held across what a request reads before nor renders after.
-  Upgrading a WAL read transaction in place would fail at once with SQLITE_BUSY whenever another
-  connection writes, without waiting. A write therefore sees the latest commit, not the
-  snapshot its request read: as on PostgreSQL (READ COMMITTED), each service re-checks in its
-  write what it depends on (a conditional UPDATE and its rowcount, a unique key) or locks
-  first (with_for_update), which on SQLite takes the write lock at that point;
+- a request that writes (POST/PUT/PATCH/DELETE) runs its transactions as BEGIN IMMEDIATE: it
+  takes SQLite's single write lock (waiting up to the busy timeout) before its first read, so a
+  read that leads to a write can never act on a stale read, whatever the service does;
+- except the views marked `@rechecks_its_writes` (the client's autosave and send, the writes
+  that come in numbers): their services read and check first, then write with conditions that
+  re-check in the database what they depend on (a conditional UPDATE and its rowcount, a unique
+  key) or lock first (with_for_update). Such a request, like every GET, reads in a plain deferred
+  BEGIN (one consistent snapshot) concurrently with the writer (WAL); just before its first write
+  (or a SELECT ... FOR UPDATE, which SQLite cannot express) the read snapshot is ended and BEGIN
+  IMMEDIATE taken, so the lock is held for the write only and ends with its commit. (Upgrading a
+  WAL read transaction in place would fail at once with SQLITE_BUSY whenever another connection
+  writes, without waiting.) A GET that writes after all (a login session's last-seen time, an
+  audited read) takes the lock the same way;
 - outside requests (CLI, cron jobs, tests) reads run as pysqlite ran them (no transaction, each
   read sees the latest commit, as on PostgreSQL) and the first write begins IMMEDIATE; inside
   `with immediate_transactions():` every transaction is IMMEDIATE from its first statement;
@@ -33,7 +35,7 @@ import sqlite3
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from flask import Flask, g, has_app_context, has_request_context
+from flask import Flask, current_app, g, has_app_context, has_request_context, request
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine, make_url
 
@@ -50,6 +52,7 @@ _immediate_outside_requests: ContextVar[bool] = ContextVar("cg_sqlite_immediate"
 _STATE = "cg_sqlite_transaction"
 _OWNER = "cg_sqlite_owner"  # the holders list of the request (app context) that holds the lock
 _HOLDERS = "_cg_sqlite_holders"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _FIRST_WORD = re.compile(r"^(?:\s+|--[^\n]*\n|/\*.*?\*/)*(\w+)", re.S)
 _READ_WORDS = frozenset({"SELECT", "PRAGMA", "EXPLAIN", "VALUES"})
 _WRITE_IN_CTE = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b", re.I)
@@ -65,8 +68,27 @@ def immediate_transactions():
         _immediate_outside_requests.reset(token)
 
 
+def rechecks_its_writes(view):
+    """Mark a view whose services re-check in each write what they read (module docstring): on
+    SQLite it takes the write lock at its first write, not at its first statement."""
+    view.cg_rechecks_writes = True
+    return view
+
+
+def _rechecks(view) -> bool:
+    while view is not None:
+        if getattr(view, "cg_rechecks_writes", False):
+            return True
+        view = getattr(view, "__wrapped__", None)
+    return False
+
+
 def _wants_immediate() -> bool:
-    return not has_request_context() and _immediate_outside_requests.get()
+    if has_request_context():
+        if request.method not in WRITE_METHODS:
+            return False
+        return not _rechecks(current_app.view_functions.get(request.endpoint))
+    return _immediate_outside_requests.get()
 
 
 @functools.lru_cache(maxsize=4096)

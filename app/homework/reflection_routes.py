@@ -4,6 +4,7 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload
 
 from app import audit, policy
+from app.core.database import rechecks_its_writes
 from app.core.forms import CsrfForm
 from app.homework import bp, drafts
 from app.homework import reflections as services
@@ -94,6 +95,7 @@ SENDING = (joinedload(Assignment.reflection), joinedload(Assignment.therapist))
 
 @bp.post("/tasks/<int:task_id>")
 @login_required
+@rechecks_its_writes
 def save(task_id):
     """The form's own buttons: "Save draft" (works without JavaScript) and "Send"; after a
     conflict, "Keep mine", "Keep the other" and "Keep both"."""
@@ -143,6 +145,7 @@ def save(task_id):
 
 @bp.post("/tasks/<int:task_id>/draft")
 @login_required
+@rechecks_its_writes
 def autosave(task_id):
     """Autosave from the page's script: JSON in, JSON out, the draft is never half-written.
     A stale version answers 409 with the version saved elsewhere, for the page to show both;

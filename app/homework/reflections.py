@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.exceptions import Forbidden
@@ -264,7 +263,7 @@ def _send_or_keep_words(client: User, task: Assignment, answers: list[str], rati
             share_in_transaction(client, reflection)
         _commit_as_written()
         return reflection
-    except DBAPIError:
+    except Exception:  # noqa: BLE001 - any failure after her words were written: keep them, re-raise
         if written:
             _keep_words(client, task, answers, ratings, version)
         raise

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager, defer, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.exceptions import Forbidden
 
 from app import audit, policy
@@ -114,8 +115,7 @@ def cancel_assignment(therapist: User, task: Assignment) -> None:
     """Cancel an open task. A draft she started is kept, and comes back if it is reopened."""
     if not policy.can_cancel_assignment(therapist, task):
         raise AssignmentError("Only an open task can be cancelled.")
-    task.status = TASK_CANCELLED
-    task.cancelled_at = utcnow()
+    _change_status(task, TASK_OPEN, TASK_CANCELLED, utcnow(), "Only an open task can be cancelled.")
     audit.record(therapist, "task_cancelled", task.client, task)
     db.session.commit()
 
@@ -123,10 +123,23 @@ def cancel_assignment(therapist: User, task: Assignment) -> None:
 def reopen_assignment(therapist: User, task: Assignment) -> None:
     if not policy.can_reopen_assignment(therapist, task):
         raise AssignmentError("Only a cancelled task can be reopened.")
-    task.status = TASK_OPEN
-    task.cancelled_at = None
+    _change_status(task, TASK_CANCELLED, TASK_OPEN, None, "Only a cancelled task can be reopened.")
     audit.record(therapist, "task_reopened", task.client, task)
     db.session.commit()
+
+
+def _change_status(task: Assignment, was: str, becomes: str, cancelled_at, refused: str) -> None:
+    """One conditional write: the task changes only if it still has the status read (a send
+    that landed meanwhile is never cancelled over; the client's send re-checks the same way)."""
+    changed = db.session.execute(
+        sa.update(Assignment).where(Assignment.id == task.id, Assignment.status == was)
+        .values(status=becomes, cancelled_at=cancelled_at).execution_options(synchronize_session=False)
+    ).rowcount
+    if changed != 1:
+        db.session.rollback()
+        raise AssignmentError(refused)
+    set_committed_value(task, "status", becomes)
+    set_committed_value(task, "cancelled_at", cancelled_at)
 
 
 @dataclass

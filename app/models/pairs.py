@@ -13,6 +13,13 @@ from app.models.base import UTCDateTime, utcnow
 from app.models.homework import Assignment
 
 
+def linked(ended_at, members) -> bool:
+    """A pair is linked while nobody has ended it, both members accepted and neither closed her
+    account (Pair.is_active, and the caseload's plain rows of pairs)."""
+    return ended_at is None and len(members) == 2 and all(
+        m.accepted_at is not None and m.user.closed_at is None for m in members)
+
+
 class Pair(db.Model):
     """Two clients of the same therapist, linked once both have accepted (usually a mother and
     her daughter). Ending a pair (either member leaves, or the therapist dissolves it) ends all
@@ -37,9 +44,7 @@ class Pair(db.Model):
     @property
     def is_active(self) -> bool:
         """Linked: both members accepted and nobody has ended it."""
-        return self.ended_at is None and len(self.members) == 2 and all(
-            m.accepted_at is not None and m.user.closed_at is None for m in self.members
-        )
+        return linked(self.ended_at, self.members)
 
     @property
     def linked_since(self):

@@ -2,7 +2,8 @@
 caseload, a member's Shared page and the other member's side of a task (read, and audited)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
@@ -19,6 +20,7 @@ from app.models import (
     Reflection,
     User,
 )
+from app.models.pairs import linked
 
 
 @dataclass
@@ -70,19 +72,55 @@ def partner_feed(client: User) -> dict:
             "waiting": [r for r in rows if r.id in waiting_ids]}
 
 
-def pairs_of(therapist: User) -> list[Pair]:
-    """Her pairs that have not ended, with their members, in one statement (the caseload lists
-    them: each member's name, and whether she closed her account, is all it reads of her)."""
+@dataclass(frozen=True)
+class ListedPerson:
+    name: str
+    closed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ListedMember:
+    label: str
+    accepted_at: datetime | None
+    user: ListedPerson
+
+
+@dataclass
+class ListedPair:
+    """A pair as the caseload lists it (plain values: no account loaded whole)."""
+
+    id: int
+    ended_at: datetime | None
+    end_reason: str | None
+    members: list[ListedMember] = field(default_factory=list)
+
+    @property
+    def is_active(self) -> bool:
+        return linked(self.ended_at, self.members)
+
+
+def pairs_of(therapist: User) -> list[ListedPair]:
+    """Her pairs that have not ended, newest first, with their members' labels, names and
+    whether each accepted: one statement of plain rows."""
     if not policy.is_therapist(therapist):
         return []
-    return list(db.session.scalars(_PAIRS_OF, {"therapist_id": therapist.id}).unique())
+    pairs: dict[int, ListedPair] = {}
+    for row in db.session.execute(_PAIRS_OF, {"therapist_id": therapist.id}):
+        pair = pairs.setdefault(row.id, ListedPair(row.id, row.ended_at, row.end_reason))
+        if row.label is not None:
+            pair.members.append(ListedMember(row.label, row.accepted_at, ListedPerson(row.name, row.closed_at)))
+    return list(pairs.values())
 
 
-# Built once, for any therapist (her id bound when it runs).
+# Built once, for any therapist (her id bound when it runs); the rule is policy's visible_pairs.
 _PAIRS_OF = (policy.visible_pairs(policy.Viewer(ROLE_THERAPIST, "therapist_id"))
-             .where(Pair.ended_at.is_(None)).order_by(Pair.created_at.desc())
-             .options(joinedload(Pair.members).joinedload(PairMember.user)
-                      .load_only(User.id, User.name, User.closed_at)))
+             .where(Pair.ended_at.is_(None))
+             .with_only_columns(Pair.id, Pair.ended_at, Pair.end_reason, PairMember.label,
+                                PairMember.accepted_at, User.name, User.closed_at)
+             .select_from(Pair)
+             .outerjoin(PairMember, PairMember.pair_id == Pair.id)
+             .outerjoin(User, User.id == PairMember.user_id)
+             .order_by(Pair.created_at.desc(), Pair.id.desc(), PairMember.id))
 
 
 @dataclass
