@@ -3,8 +3,8 @@
 The default is the setup chosen for a 2-core machine (see bench/README.md, "Worker setup"):
 2 gthread workers (one per core: rendering pages is CPU-bound Python, and the GIL lets one
 process use about one core) with 4 threads each, so that a worker waiting on the database or
-on the socket can serve another request meanwhile, and so that keep-alive connections are
-possible (the sync worker closes the connection after every response).
+on the socket can serve another request meanwhile; no keep-alive (as deploy/gunicorn.conf.py:
+a worker keeps the connections it accepted, and one worker then serves nearly everything).
 """
 import multiprocessing
 import os
@@ -18,7 +18,7 @@ worker_connections = 100
 backlog = 256
 # Seconds an idle keep-alive connection stays open; 0 closes each after its response (then each
 # new connection goes to whichever worker is free: see "Worker setup" in bench/README.md).
-keepalive = int(os.environ.get("BENCH_KEEPALIVE", "5"))
+keepalive = int(os.environ.get("BENCH_KEEPALIVE", "0"))
 timeout = 30
 graceful_timeout = 5
 # Workers import the app themselves (no preload): each has its own database pool, as in a

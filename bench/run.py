@@ -1141,7 +1141,7 @@ def parse_args(argv=None):
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class")
     parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
-    parser.add_argument("--keepalive", type=int, default=5,
+    parser.add_argument("--keepalive", type=int, default=0,
                         help="gunicorn keep-alive seconds (0: close each connection after its response)")
     parser.add_argument("--pages", default=",".join(PAGE_NAMES),
                         help="comma-separated subset of: " + ", ".join(PAGE_NAMES))

@@ -14,8 +14,12 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # timeout, 15 s, ends a stuck query first); shutdown lets running requests finish for 20 s.
 timeout = 30
 graceful_timeout = 20
-# Keep-alive connections from the proxy; idle ones are closed after 5 s.
-keepalive = 5
+# No keep-alive: each response closes its connection, so the proxy's next request is accepted by
+# whichever worker is free. With keep-alive, a worker keeps the connections it accepted, and
+# measured under load one worker of two served 98 % of the requests while the other idled
+# (bench/README.md, "Worker setup"): half the machine. A new connection on localhost costs
+# far less than that.
+keepalive = 0
 # Request lines and headers stay small: nothing legitimate comes close.
 limit_request_line = 8190
 limit_request_fields = 100

@@ -56,7 +56,7 @@ http {{
     fastcgi_temp_path {tmp_path}/fastcgi;
     uwsgi_temp_path {tmp_path}/uwsgi;
     scgi_temp_path {tmp_path}/scgi;
-    upstream commonground {{ server 127.0.0.1:{gunicorn.port}; keepalive 16; }}
+    upstream commonground {{ server 127.0.0.1:{gunicorn.port}; }}
     server {{
         listen 127.0.0.1:{port};
         include {ROOT}/deploy/nginx-proxy.conf;
