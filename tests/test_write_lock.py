@@ -98,3 +98,56 @@ def test_any_other_post_holds_the_lock_from_its_first_read(sqlite_app):
         db.session.rollback()
         assert _lock_is_free()
     db.session.remove()
+
+
+def test_writers_of_one_process_queue_per_database_file(sqlite_app, tmp_path):
+    """A writer waits in Python for the previous writer of the same file (woken at its commit)
+    and never for a writer of another file."""
+    import threading
+    import time
+
+    from app.core import database
+
+    make_therapist()
+    other_engine = sa.create_engine(f"sqlite:///{tmp_path / 'other.sqlite'}")
+    sa.event.listen(other_engine, "connect", database._sqlite_pragmas)
+    db.session.remove()
+    with sqlite_app.test_request_context(AUTOSAVE, method="POST"):
+        db.session.execute(sa.update(User).values(timezone="UTC"))  # holds this file's queue
+        elapsed = []
+
+        def other_file_writer():  # no app context: a job on another database
+            began = time.monotonic()
+            with other_engine.connect() as other:
+                dbapi = other.connection.dbapi_connection
+                database._take_lock(dbapi, other.connection.info, "written")
+                dbapi.execute("CREATE TABLE t (x)")
+                dbapi.execute("COMMIT")
+                database._dequeue(other.connection.info)
+            elapsed.append(time.monotonic() - began)
+
+        thread = threading.Thread(target=other_file_writer)
+        thread.start()
+        thread.join(10)
+        assert elapsed and elapsed[0] < 1
+
+        waited = []
+
+        def second_writer():
+            with sqlite_app.app_context():
+                began = time.monotonic()
+                with db.engine.connect() as connection:
+                    database._take_lock(connection.connection.dbapi_connection, connection.info, "written")
+                    waited.append(time.monotonic() - began)
+                    connection.connection.dbapi_connection.execute("ROLLBACK")
+                    database._dequeue(connection.info)
+
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        time.sleep(0.3)
+        assert not waited  # queued behind the request's write
+        db.session.commit()
+        thread.join(5)
+        assert waited and 0.25 < waited[0] < 2  # went right after the commit
+    db.session.remove()
+    other_engine.dispose()

@@ -153,21 +153,34 @@ def _make_way(info: dict) -> None:
 # that waits is woken the moment the previous writer commits. SQLite's busy handler instead
 # sleeps and retries (1, 2, 5 ... 100 ms), so under eight writers at once a waiting request
 # slept on long after the lock was free (submit p95 0.8 s, p99 2.2 s on SQLite). Writers of
-# other processes still meet in SQLite's busy handler. Held from BEGIN IMMEDIATE to the end of
+# other processes still meet in SQLite's busy handler. One queue per database file (its
+# connections carry it from the moment they connect); held from BEGIN IMMEDIATE to the end of
 # that transaction (commit, rollback, a connection given back or thrown away); never longer
 # than the busy timeout, after which a writer asks SQLite anyway.
-_WRITERS = threading.Lock()
-_QUEUED = "cg_sqlite_queued"
+_QUEUES: dict[str, threading.Lock] = {}
+_QUEUES_GUARD = threading.Lock()
+_QUEUE = "cg_sqlite_queue"    # in a connection's info: its database file's queue
+_QUEUED = "cg_sqlite_queued"  # in a connection's info: the queue it holds
+
+
+def _queue_of(dbapi_connection) -> threading.Lock:
+    row = dbapi_connection.execute("PRAGMA database_list").fetchone()
+    name = (row[2] if row else "") or f"memory:{id(dbapi_connection)}"
+    with _QUEUES_GUARD:
+        return _QUEUES.setdefault(name, threading.Lock())
 
 
 def _queue(info: dict) -> None:
-    if not info.get(_QUEUED):
-        info[_QUEUED] = _WRITERS.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    queue = info.get(_QUEUE)
+    if queue is not None and info.get(_QUEUED) is None:
+        if queue.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            info[_QUEUED] = queue
 
 
 def _dequeue(info: dict) -> None:
-    if info.pop(_QUEUED, False):
-        _WRITERS.release()
+    queue = info.pop(_QUEUED, None)
+    if queue is not None:
+        queue.release()
 
 
 def _take_lock(dbapi_connection, info: dict, state: str) -> None:
@@ -196,6 +209,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    connection_record.info[_QUEUE] = _queue_of(dbapi_connection)
 
 
 def _begin(conn) -> None:
