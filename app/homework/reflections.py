@@ -331,12 +331,10 @@ def _keep_words(client: User, task: Assignment, answers: list[str], ratings: dic
 def _hold_pair_exercise(pair_exercise_id: int) -> None:
     """The two members of a pair exercise send one after the other, never at the same instant:
     whoever sends second reads the first one's sent reflection, so the reveal happens once and
-    each is told once. PostgreSQL: a row lock on the pair exercise until commit, taken before
-    the send's writes. SQLite: its one write lock, taken by the send's first write (the
-    statement here would be a plain read). What was read before is read again after the
-    writes (_read_again)."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        return
+    each is told once. PostgreSQL: a row lock on the pair exercise until commit; SQLite: its
+    one write lock, which app/core/database.py takes for a SELECT ... FOR UPDATE. Both are
+    taken before the send's writes. What was read before is read again after the writes
+    (_read_again)."""
     db.session.execute(sa.select(PairExercise.id).where(PairExercise.id == pair_exercise_id)
                        .with_for_update())
 
