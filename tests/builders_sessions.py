@@ -27,7 +27,8 @@ def linked_pair(therapist: User, first: User, second: User) -> Pair:
 def record(therapist: User, who, starts_at: datetime | None = None,
            duration: int | None = 50) -> TherapySession:
     """A session through the service (today at 10:00 on her clock), optionally moved to
-    `starts_at` (an aware datetime) afterwards."""
+    `starts_at` (an aware datetime) afterwards. Before ten on her clock "today at 10:00" is
+    still ahead: a test that needs a session held passes `starts_at` in the past."""
     session = session_services.record_session(therapist, who, today_for(therapist), time(10, 0),
                                               duration)
     if starts_at is not None:

@@ -580,7 +580,9 @@ def pair_browsers(practice, app):
 
 
 def test_the_pair_summary_is_read_by_both_members(practice, pair_browsers):
-    session = record(practice["ruth"], practice["pair"])
+    # held yesterday: "today at 10:00" is still ahead before ten, and the list of sessions held
+    # would not have it yet
+    session = record(practice["ruth"], practice["pair"], datetime.now(timezone.utc) - timedelta(days=1))
     response = pair_browsers["ruth"].post(f"/sessions/{session.id}/shared-note",
                                           data={"body": "PAIR-SUMMARY-WORDS", "version": "0"})
     assert response.status_code == 302
@@ -715,7 +717,7 @@ def test_the_sessions_page_includes_pair_sessions_and_has_an_empty_state(practic
     login(client, practice["maria"])
     empty = text_of(client.get("/sessions"))
     assert "No sessions recorded yet." in empty
-    session = record(practice["ruth"], practice["pair"])
+    session = record(practice["ruth"], practice["pair"], datetime.now(timezone.utc) - timedelta(days=1))
     shared_note(practice["ruth"], session, "PAIR-SESSION-SUMMARY")
     page = text_of(client.get("/sessions"))
     assert "No sessions recorded yet." not in page

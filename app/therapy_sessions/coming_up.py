@@ -28,9 +28,10 @@ def _ahead(user: User):
 
 
 def _upcoming(user: User):
-    """The same, with whom they are (one query, and one more for the pairs' members when a
-    pair not loaded yet is among them)."""
-    return _ahead(user).options(joinedload(TherapySession.client), joinedload(TherapySession.pair))
+    """The same, with whom they are, the pairs' members and their names in the same statement
+    (a list's statement count does not depend on whether a pair session is among them)."""
+    return _ahead(user).options(joinedload(TherapySession.client),
+                                joinedload(TherapySession.pair).joinedload(Pair.members))
 
 
 def upcoming_for_client(client: User) -> list[TherapySession]:
