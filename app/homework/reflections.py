@@ -244,6 +244,10 @@ def _send_or_keep_words(client: User, task: Assignment, answers: list[str], rati
     locked or gone: a draft save would fail the same way, after the same wait.)"""
     written = False
     try:
+        if share:  # the pair first, before any write: sharing takes turns with its ending
+            from app.pairs.holding import hold_her_pair  # pairs' services import homework's
+
+            hold_her_pair(client)
         reflection = _send_words(client, task, answers, ratings, urgent, version)
         if reflection is None:
             return None

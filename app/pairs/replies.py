@@ -13,6 +13,7 @@ from app.extensions import db
 from app.models import AgendaItem, PairExercise, PairReply, Reflection, User, utcnow
 from app.notifications.services import notify, reveal_link
 from app.pairs.announcing import tell
+from app.pairs.holding import hold_pair
 
 REPLY_MAX = 1000
 REACTIONS = {
@@ -32,12 +33,23 @@ def _reveal_link(pair_exercise_id: int, prompt_index: int) -> str:
     return f"{reveal_link(pair_exercise_id)}#q{prompt_index + 1}"
 
 
+def _hold_its_pair(reflection: Reflection) -> None:
+    """A reply takes turns with the pair's end and the other's stopping to share (pairs.holding):
+    the pair held, and whether she still shares it read afresh."""
+    pair_exercise = reflection.assignment.pair_exercise
+    if pair_exercise is not None:
+        hold_pair(pair_exercise.pair)
+        db.session.refresh(reflection, ["status", "deleted_at", "shared_at"])
+
+
 def add_reply(member: User, reflection: Reflection, prompt_index: int, *, body: str = "",
               reaction: str | None = None, once_key: str | None = None) -> PairReply | None:
     """A reply (or a reaction) to one answer of the other member's, in one transaction with its
     audit row, the other's notification and, for "talk in session", her agenda item. The same
     form posted again (its one-time key) sends nothing and returns None."""
+    _hold_its_pair(reflection)
     if not policy.can_reply_to(member, reflection):
+        db.session.rollback()
         raise Forbidden()
     if not once.first_time(member, once_key, "pair_reply"):
         return None

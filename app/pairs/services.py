@@ -25,6 +25,7 @@ from app.models import (
 )
 from app.notifications.services import notify, retract_share_notices
 from app.pairs.announcing import announce_share
+from app.pairs.holding import hold_her_pair, hold_pair
 
 
 class PairError(Exception):
@@ -33,6 +34,12 @@ class PairError(Exception):
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.field = field
+
+
+def _refusal(message: str) -> PairError:
+    """A refusal, the pair let go first (rolled back: nothing was changed)."""
+    db.session.rollback()
+    return PairError(message)
 
 
 def _clean_label(label: str) -> str:
@@ -82,8 +89,9 @@ def link_pair(therapist: User, first: User, first_label: str, second: User, seco
 
 def respond(client: User, pair: Pair, accept: bool) -> None:
     """A member accepts the link, or declines it (which ends the proposal)."""
+    hold_pair(pair)
     if not policy.can_respond_to_pair(client, pair):
-        raise PairError("There is nothing waiting for your answer here.")
+        raise _refusal("There is nothing waiting for your answer here.")
     if accept:
         pair.member_for(client.id).accepted_at = utcnow()
         audit.record(client, "pair_accepted", client, pair)
@@ -93,6 +101,7 @@ def respond(client: User, pair: Pair, accept: bool) -> None:
 
 
 def _end(actor: User, pair: Pair, reason: str) -> None:
+    """End the pair and every share of its members (the caller holds the pair and commits)."""
     pair.ended_at = utcnow()
     pair.ended_by_id = actor.id
     pair.end_reason = reason
@@ -103,6 +112,7 @@ def _end(actor: User, pair: Pair, reason: str) -> None:
     still_shared = db.session.scalars(
         sa.select(Reflection).where(Reflection.author_id.in_([m.user_id for m in pair.members]),
                                     Reflection.shared_at.is_not(None))
+        .execution_options(populate_existing=True)  # as committed, not as this request loaded them
     ).all()
     for reflection in still_shared:
         reflection.shared_at = None
@@ -112,15 +122,18 @@ def _end(actor: User, pair: Pair, reason: str) -> None:
 
 def leave_pair(client: User, pair: Pair) -> None:
     """A member leaves: at once, neither can read anything the other had shared."""
+    hold_pair(pair)
     if not policy.can_leave_pair(client, pair):
-        raise PairError("You are not in this pair any more.")
+        raise _refusal("You are not in this pair any more.")
     _end(client, pair, "left")
     db.session.commit()
 
 
 def dissolve_pair(therapist: User, pair: Pair) -> None:
+    """Their therapist ends the pair: sharing stops at once both ways."""
+    hold_pair(pair)
     if not policy.can_dissolve_pair(therapist, pair):
-        raise PairError("This pair has already ended.")
+        raise _refusal("This pair has already ended.")
     _end(therapist, pair, "dissolved")
     db.session.commit()
 
@@ -190,10 +203,13 @@ def share(client: User, reflection: Reflection) -> User | None:
     Returns the person who may now read it (None if it was shared already)."""
     if not policy.is_author(client, reflection):
         raise Forbidden()
+    hold_her_pair(client)
+    db.session.refresh(reflection, ["status", "deleted_at", "shared_at"])
     if reflection.shared_at is not None:
+        db.session.rollback()
         return None  # already shared: sharing twice changes nothing
     if not policy.can_share_reflection(client, reflection):
-        raise PairError(_why_not_shareable(client, reflection))
+        raise _refusal(_why_not_shareable(client, reflection))
     reader = share_in_transaction(client, reflection)
     db.session.commit()
     return reader
@@ -201,7 +217,8 @@ def share(client: User, reflection: Reflection) -> User | None:
 
 def share_in_transaction(client: User, reflection: Reflection) -> User | None:
     """Share within the caller's transaction (sending and sharing in one step commit together);
-    None, and nothing changed, when policy does not allow it."""
+    None, and nothing changed, when policy does not allow it. The caller holds her pair
+    (hold_her_pair) before its first write: the decision here reads the pair as it is."""
     if not policy.can_share_reflection(client, reflection):
         return None
     reflection.shared_at = utcnow()
@@ -221,8 +238,10 @@ def _why_not_shareable(client: User, reflection: Reflection) -> str:
 
 def withdraw(client: User, reflection: Reflection) -> User | None:
     """Stop sharing: her partner loses access at once. Returns who could read it (if linked)."""
+    hold_her_pair(client)
+    db.session.refresh(reflection, ["shared_at"])
     if not policy.can_withdraw_share(client, reflection):
-        raise PairError("This reflection is not shared.")
+        raise _refusal("This reflection is not shared.")
     reflection.shared_at = None
     retract_share_notices(reflection_ids=[reflection.id])
     audit.record(client, "reflection_share_withdrawn", client, reflection)
