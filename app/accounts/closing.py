@@ -6,6 +6,7 @@ from werkzeug.exceptions import Forbidden
 
 from app import audit, policy
 from app.accounts import login_sessions
+from app.accounts.services import hold_account
 from app.extensions import db
 from app.models import PushSubscription, User, utcnow
 
@@ -14,6 +15,9 @@ def close_account(therapist: User, client: User) -> None:
     """The client can no longer sign in; her record is kept and can still be exported."""
     if not (policy.is_therapist(therapist) and policy.can_view_client(therapist, client)):
         raise Forbidden()
+    # Closed twice at once (a double submit, two therapists' tabs): the second waits here for
+    # the first and finds her closed; a sign-in or reset of hers waits likewise (they hold it too).
+    hold_account(client)
     if client.closed_at is None:
         client.closed_at = utcnow()
         client.session_token = None

@@ -117,10 +117,18 @@ def _send_to_existing_account(invitation: Invitation, therapist_name: str) -> No
     )
 
 
+def _hold(invitation: Invitation) -> None:
+    """Hold the invitation's row until commit, read afresh: an acceptance under way (its claim
+    is a conditional UPDATE of this row) commits first, and what follows sees it."""
+    db.session.scalars(sa.select(Invitation).where(Invitation.id == invitation.id).with_for_update()
+                       .execution_options(populate_existing=True)).one()
+
+
 def resend_invitation(therapist: User, invitation: Invitation) -> None:
     """Email the link again and give it a fresh lifetime."""
     if not policy.can_manage_invitation(therapist, invitation):
         raise Forbidden()
+    _hold(invitation)
     if invitation.accepted_at or invitation.revoked_at:
         raise InvitationError("This invitation is no longer open; invite the address again.")
     invitation.expires_at = utcnow() + current_app.config["INVITATION_LIFETIME"]
@@ -133,6 +141,7 @@ def revoke_invitation(therapist: User, invitation: Invitation) -> None:
     """Make the link stop working."""
     if not policy.can_manage_invitation(therapist, invitation):
         raise Forbidden()
+    _hold(invitation)
     if invitation.accepted_at:
         raise InvitationError("This invitation was already accepted.")
     if invitation.revoked_at is None:

@@ -99,6 +99,9 @@ def verify():
         return redirect(url_for("accounts.login"))
     form = CodeForm()
     if form.validate_on_submit():
+        # Attempts take turns from the lock check to their count (as in authenticate): a code
+        # sent while parallel guesses lock the account waits for them and finds it locked.
+        services.hold_account(user)
         if services.is_locked(user):  # wrong codes and passwords count together
             session.pop(PENDING, None)
             services.record_failed_attempt(user, "two_factor_refused_locked", count=False)
@@ -141,19 +144,25 @@ def forgot_password():
     return render_template("accounts/forgot_password.html", form=form)
 
 
+def _reset_link_problem(exc):
+    return render_template("accounts/link_problem.html", message=str(exc),
+                           action_url=url_for("accounts.forgot_password"),
+                           action_label="Ask for a new reset link"), 410
+
+
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 def reset_password(token):
     """Choose a new password from an emailed link."""
     try:
         services.user_for_reset_token(token)
-    except services.AccountError as exc:
-        return render_template("accounts/link_problem.html", message=str(exc),
-                               action_url=url_for("accounts.forgot_password"),
-                               action_label="Ask for a new reset link"), 410
+    except services.ResetLinkError as exc:
+        return _reset_link_problem(exc)
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
             services.reset_password(token, form.password.data)
+        except services.ResetLinkError as exc:  # the same link, used meanwhile in another request
+            return _reset_link_problem(exc)
         except services.AccountError as exc:
             form.password.errors.append(str(exc))
         else:

@@ -34,6 +34,10 @@ class AccountError(Exception):
         self.field = field
 
 
+class ResetLinkError(AccountError):
+    """A reset link that cannot be used (expired, used or forged), as against a refused password."""
+
+
 def normalise_email(email: str) -> str:
     return (email or "").strip().lower()
 
@@ -47,6 +51,21 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
 
 
+def hold_account(user: User) -> User:
+    """Hold the account's row until this transaction ends, read afresh: what is decided next
+    (a lock, a used reset link, the current password, a closed account) rests on what is there
+    now, and another request deciding the same waits for this one's commit. PostgreSQL locks the
+    row; SQLite takes its write lock (app/core/database.py)."""
+    db.session.scalars(_HELD_ACCOUNT, {"user_id": user.id}).one()
+    return user
+
+
+# FOR NO KEY UPDATE on PostgreSQL: deciders wait for each other, while a row that merely points
+# at her (an audit row, a notice, her words) is written without waiting for the decision.
+_HELD_ACCOUNT = (sa.select(User).where(User.id == sa.bindparam("user_id"))
+                 .with_for_update(key_share=True).execution_options(populate_existing=True))
+
+
 LOCKOUT_AFTER = 5          # failed attempts (passwords and codes together) before the account locks
 LOCKOUT_MAX_MINUTES = 60   # the lock doubles with each further failure, up to this
 RESET_EMAILS_PER_HOUR = 3  # reset links sent to one account per hour, however often asked
@@ -57,13 +76,19 @@ def authenticate(email: str, password: str) -> User | None:
     the same writes whether the address has an account, the password is wrong or the account
     is locked (the owner of a locked account learns of it by email, not whoever is typing).
     Failures count towards a lockout that grows; the count is shared with the code step and
-    only a complete sign-in (sign_in) clears it."""
+    only a complete sign-in (sign_in) clears it. Attempts at one account take turns, from the
+    lock check to their count (the row is held): each parallel guess sees the lock the ones
+    before it set, and a sign-in never clears a lock it did not see."""
     user = find_user_by_email(email)
     ok = passwords.verify_password(user.password_hash if user else None, password)
     if user is None:
         audit.record(None, "sign_in_failed_unknown_email")
         db.session.commit()
         return None
+    checked = user.password_hash
+    hold_account(user)  # held after the slow hash: a guess never holds her row while it hashes
+    if user.password_hash != checked:  # a new password meanwhile: the old one no longer opens it
+        ok = passwords.verify_password(user.password_hash, password)
     if is_locked(user):
         record_failed_attempt(user, "sign_in_refused_locked", count=False)
         return None
@@ -127,12 +152,20 @@ def sign_out(user: User) -> None:
 
 def change_password(user: User, current_password: str, new_password: str) -> None:
     """Change the password after checking the current one; every other session ends."""
-    if not passwords.verify_password(user.password_hash, current_password):
+    checked = user.password_hash
+    if not passwords.verify_password(checked, current_password):
         raise AccountError("Your current password is not right.", field="current_password")
     problem = passwords.password_problem(new_password, email=user.email, name=user.name)
     if problem:
         raise AccountError(problem)
-    user.password_hash = passwords.hash_password(new_password)
+    new_hash = passwords.hash_password(new_password)
+    # Two changes at once (two tabs, or someone else with the old password): the second, read
+    # afresh once the first has committed, checks its current password against the new one.
+    hold_account(user)
+    if user.password_hash != checked and not passwords.verify_password(user.password_hash,
+                                                                       current_password):
+        raise AccountError("Your current password is not right.", field="current_password")
+    user.password_hash = new_hash
     sessions.end_other_sessions(user)
     audit.record(user, "password_changed", user)
     db.session.commit()
@@ -193,18 +226,21 @@ def _within(rate: str, *keys: str) -> bool:
         return _LOCAL_COUNTS.hit(parse(rate), *keys)
 
 
-def user_for_reset_token(token: str) -> User:
-    """The user a reset token belongs to; AccountError when it is expired, used or forged."""
+def user_for_reset_token(token: str, hold: bool = False) -> User:
+    """The user a reset token belongs to; ResetLinkError when it is expired, used or forged.
+    `hold`: her row is held until commit and checked as it is now (hold_account)."""
     max_age = current_app.config["PASSWORD_RESET_LIFETIME"].total_seconds()
     try:
         data = _serializer().loads(token, max_age=max_age)
     except SignatureExpired:
-        raise AccountError("This reset link has expired. Ask for a new one below.") from None
+        raise ResetLinkError("This reset link has expired. Ask for a new one below.") from None
     except BadSignature:
-        raise AccountError("This reset link is not valid. Ask for a new one below.") from None
+        raise ResetLinkError("This reset link is not valid. Ask for a new one below.") from None
     user = db.session.get(User, data.get("u")) if isinstance(data, dict) else None
+    if user is not None and hold:
+        hold_account(user)
     if user is None or not user.is_active or data.get("f") != _fingerprint(user):
-        raise AccountError("This reset link has already been used. Ask for a new one below.")
+        raise ResetLinkError("This reset link has already been used. Ask for a new one below.")
     return user
 
 
@@ -214,7 +250,11 @@ def reset_password(token: str, new_password: str) -> User:
     problem = passwords.password_problem(new_password, email=user.email, name=user.name)
     if problem:
         raise AccountError(problem)
-    user.password_hash = passwords.hash_password(new_password)
+    new_hash = passwords.hash_password(new_password)
+    # The link is single-use because the password it was made for is in it: the same link sent
+    # twice at once, the second request waits here for the first and finds the link used.
+    user = user_for_reset_token(token, hold=True)
+    user.password_hash = new_hash
     user.failed_logins = 0
     user.locked_until = None
     user.session_token = None

@@ -16,6 +16,7 @@ from flask import current_app
 from markupsafe import Markup
 
 from app import audit
+from app.accounts.services import hold_account
 from app.core import passwords
 from app.extensions import db
 from app.models import RecoveryCode, User, utcnow
@@ -99,12 +100,15 @@ def use_recovery_code(user: User, code: str) -> bool:
     won = db.session.execute(
         sa.update(RecoveryCode).where(RecoveryCode.id == row.id, RecoveryCode.used_at.is_(None))
         .values(used_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+    if won != 1:  # another request used it first: this one used nothing (the caller counts it)
+        return False
     audit.record(user, "recovery_code_used", user)
     db.session.commit()
-    return won == 1
+    return True
 
 
 def _new_recovery_codes(user: User) -> list[str]:
+    """A new set in place of the old (the caller holds the account: hold_account)."""
     db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     codes = ["-".join(secrets.token_hex(2) for _ in range(3)) for _ in range(RECOVERY_CODES)]
     db.session.add_all(RecoveryCode(user_id=user.id, code_hash=_hash_code(c)) for c in codes)
@@ -118,6 +122,12 @@ def enable(user: User, secret: str, code: str) -> list[str]:
     if step is None:
         raise TwoFactorError("That code does not match. Check the time on your phone and try the "
                              "newest code.")
+    # Set up in two windows at once: the second waits for the first and keeps its secret (the
+    # app set up there would otherwise stop working the moment it was confirmed).
+    hold_account(user)
+    if enabled(user):
+        raise TwoFactorError("Two-factor sign-in was turned on meanwhile, in another window: "
+                             "use the app you set up there.")
     user.totp_secret = secret
     user.totp_enabled_at = utcnow()
     user.totp_last_step = step
@@ -130,6 +140,8 @@ def enable(user: User, secret: str, code: str) -> list[str]:
 def regenerate_recovery_codes(user: User, password: str) -> list[str]:
     if not passwords.verify_password(user.password_hash, password):
         raise TwoFactorError("Your password is not right.")
+    # Two renewals at once: the second waits and deletes the first's codes, so one set is live.
+    hold_account(user)
     codes = _new_recovery_codes(user)
     audit.record(user, "recovery_codes_renewed", user)
     db.session.commit()
