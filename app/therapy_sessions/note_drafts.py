@@ -90,12 +90,18 @@ def stored_note(session: TherapySession, kind: str, edited: SessionNote | None =
                       getattr(note, "sections", None), note.updated_at)
 
 
-def draft_of(author: User, session: TherapySession, kind: str, edited: SessionNote | None = None) -> NoteDraft | None:
+def draft_of(author: User, session: TherapySession, kind: str, edited: SessionNote | None = None,
+             held: bool = False) -> NoteDraft | None:
     """Her draft of one note of this session (of her edit of `edited`, a note of hers), or None
-    (only ever her own: the policy's scope)."""
-    return db.session.scalar(policy.visible_note_drafts(author).where(
+    (only ever her own: the policy's scope). `held`: read as stored now and locked until commit,
+    so that a write that decides on it (an autosave from another tab, a Save settling it) waits
+    its turn and then decides on what that one left, never on what it read before."""
+    query = policy.visible_note_drafts(author).where(
         NoteDraft.session_id == session.id, NoteDraft.kind == kind,
-        NoteDraft.note_id == (edited.id if edited is not None else 0)))
+        NoteDraft.note_id == (edited.id if edited is not None else 0))
+    if held:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return db.session.scalar(query)
 
 
 def drafts_on_page(user: User, session: TherapySession) -> dict[tuple[str, int], NoteDraft]:
@@ -156,7 +162,7 @@ def save_draft(author: User, session: TherapySession, kind: str, *, body: str,
     if not policy.can_write_session_note(author, session, kind, edited):
         raise Forbidden()
     template_name = (template_name or None) if sections else None
-    draft = draft_of(author, session, kind, edited)
+    draft = draft_of(author, session, kind, edited, held=True)
     if draft is not None and draft.base_version == base_version \
             and _holds(draft, body, sections, visibility, template_name):
         return draft  # the same save again (its answer was lost): nothing to change
@@ -193,7 +199,7 @@ def settle(author: User, session: TherapySession, kind: str, seen: str | None, b
     """The note was saved (or left as it was) from a page: drop her draft of it (of her edit of
     `edited`) if that page held it, or if it holds exactly what the note now says. A draft
     written meanwhile in another tab is kept. Part of the caller's transaction."""
-    draft = draft_of(author, session, kind, edited)
+    draft = draft_of(author, session, kind, edited, held=True)
     if draft is None:
         return
     if _same_version(draft, seen) or (draft.body == body and (draft.sections or None) == (sections or None)):
@@ -209,7 +215,7 @@ def keep_refused(author: User, session: TherapySession, kind: str, seen: str | N
     this page now holds ("" when it holds none)."""
     if not policy.can_write_session_note(author, session, kind, edited):
         raise Forbidden()
-    draft = draft_of(author, session, kind, edited)
+    draft = draft_of(author, session, kind, edited, held=True)
     if draft is not None and not _same_version(draft, seen) and draft.body != body:
         # Another tab's draft: it stays, and this page must not name it as its own (saving the
         # merge would then drop words this page never showed). Her text is on the conflict page.

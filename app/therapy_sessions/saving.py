@@ -81,8 +81,8 @@ def save_session_page(therapist: User, session: TherapySession, *, shared: NoteE
     ids = {int(i) for i in ticked_ids if i.isascii() and i.isdigit() and 0 < int(i) <= policy.MAX_ID}
     items = db.session.scalars(sa.select(AgendaItem).where(AgendaItem.id.in_(ids))).all() if ids else []
     for item in items:  # an id that is not one of hers is passed over, like an unticked box
-        if policy.can_tick_agenda_item(therapist, item) and item.done_at is None:
-            services.tick_agenda_item(therapist, item)
+        if policy.can_tick_agenda_item(therapist, item) and item.done_at is None \
+                and services.tick_agenda_item(therapist, item):  # not if ticked meanwhile
             result.saved.append("agenda")
     return result
 

@@ -108,11 +108,28 @@ def _checked(therapist: User, day: date, at: time, minutes: int | None,
     return starts_at, minutes, location
 
 
+class NoLongerChangeable(Exception):
+    """The session was cancelled (or began) while this move or cancel waited its turn: nothing
+    changed."""
+
+
 def _hold_her_diary(therapist: User) -> None:
     """Take turns with her other scheduling: two sessions booked at the same moment must not both
-    pass the overlap check. PostgreSQL locks her row until commit; SQLite takes its write lock
-    here (app/core/database.py), one writer at a time. The overlap check reads after this."""
-    db.session.execute(sa.select(User.id).where(User.id == therapist.id).with_for_update())
+    pass the overlap check. PostgreSQL locks her row until commit (FOR NO KEY UPDATE: rows that
+    only refer to her, an audit row or a note, do not wait for it, nor deadlock with a hold of
+    the session's row); SQLite takes its write lock here (app/core/database.py), one writer at a
+    time. The overlap check reads after this."""
+    db.session.execute(sa.select(User.id).where(User.id == therapist.id).with_for_update(key_share=True))
+
+
+def _hold_as_stored(therapist: User, session: TherapySession) -> None:
+    """Hold her diary, then read the session again: a move or a cancel that committed while this
+    one waited is decided on (NoLongerChangeable, after a rollback), never written over."""
+    _hold_her_diary(therapist)
+    db.session.refresh(session)
+    if not policy.can_change_scheduled_session(therapist, session):
+        db.session.rollback()
+        raise NoLongerChangeable()
 
 
 def _refuse_overlap(therapist: User, starts_at: datetime, minutes: int, moving: TherapySession | None = None):
@@ -174,13 +191,14 @@ def schedule_session(therapist: User, who: User | Pair, day: date, at: time, min
 def reschedule_session(therapist: User, session: TherapySession, day: date, at: time,
                        minutes: int | None, location: str | None) -> bool:
     """Move a session that has not started, change its length or its place. False: nothing
-    differed, nothing was written."""
+    differed, nothing was written. NoLongerChangeable: it was cancelled meanwhile."""
     if not policy.can_change_scheduled_session(therapist, session):
         raise Forbidden()
     starts_at, minutes, location = _checked(therapist, day, at, minutes, location)
+    _hold_as_stored(therapist, session)
     if (starts_at, minutes, location) == (session.starts_at, session.duration_minutes, session.location):
+        db.session.rollback()  # let go of her diary
         return False
-    _hold_her_diary(therapist)
     _refuse_overlap(therapist, starts_at, minutes, moving=session)
     session.starts_at, session.duration_minutes, session.location = starts_at, minutes, location
     audit.record(therapist, "session_rescheduled", session.client, session)
@@ -193,6 +211,7 @@ def cancel_session(therapist: User, session: TherapySession) -> None:
     """Cancel a session that has not started: it stays listed, struck through, for everyone."""
     if not policy.can_change_scheduled_session(therapist, session):
         raise Forbidden()
+    _hold_as_stored(therapist, session)  # a second cancel, or a move, waits and then sees this one
     session.cancelled_at = utcnow()
     audit.record(therapist, "session_cancelled", session.client, session)
     _tell(session, "session_cancelled")

@@ -129,11 +129,14 @@ def _changeable(session_id) -> TherapySession | None:
     session 404; one that has started or was cancelled: None (the caller says so)."""
     session = policy.get_visible_or_404(TherapySession, session_id)
     policy.require_therapist(current_user)
-    if not policy.can_change_scheduled_session(current_user, session):
-        flash("This session has already started or was cancelled: it can no longer be moved or "
-              "cancelled.", "error")
-        return None
-    return session
+    return session if policy.can_change_scheduled_session(current_user, session) else None
+
+
+def _cannot_change(session_id):
+    """It began or was cancelled (perhaps while this request waited its turn): say so, nothing changed."""
+    flash("This session has already started or was cancelled: it can no longer be moved or "
+          "cancelled.", "error")
+    return redirect(url_for("therapy_sessions.show", session_id=session_id))
 
 
 @bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])
@@ -142,7 +145,7 @@ def reschedule_session(session_id):
     """Move a session that has not started, or change its length or place."""
     session = _changeable(session_id)
     if session is None:
-        return redirect(url_for("therapy_sessions.show", session_id=session_id))
+        return _cannot_change(session_id)
     form = ScheduleForm(obj=None)
     status = 200
     if not form.is_submitted():
@@ -158,6 +161,8 @@ def reschedule_session(session_id):
                                                     form.duration_minutes.data, form.location.data)
             except schedule.ScheduleError as exc:
                 status = _refused(form, exc)
+            except schedule.NoLongerChangeable:  # cancelled while this move waited its turn
+                return _cannot_change(session_id)
             else:
                 flash(f"Session changed: {_when(session)}." if moved else "Nothing was changed.",
                       "success")
@@ -174,10 +179,13 @@ def cancel_session(session_id):
     """Ask, then cancel a session that has not started (it stays listed, struck through)."""
     session = _changeable(session_id)
     if session is None:
-        return redirect(url_for("therapy_sessions.show", session_id=session_id))
+        return _cannot_change(session_id)
     form = CsrfForm()
     if form.validate_on_submit():
-        schedule.cancel_session(current_user, session)
+        try:
+            schedule.cancel_session(current_user, session)
+        except schedule.NoLongerChangeable:  # cancelled while this one waited its turn
+            return _cannot_change(session_id)
         flash(f"Session cancelled: {_when(session)}. It stays listed, struck through.", "success")
         return redirect(_session_page(session))
     schedule.open_for_change(current_user, session)

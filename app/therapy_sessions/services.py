@@ -264,9 +264,18 @@ def add_agenda_item(client: User, body: str, once_key: str | None = None) -> Age
     return item
 
 
-def tick_agenda_item(therapist: User, item: AgendaItem, done: bool = True) -> None:
+def tick_agenda_item(therapist: User, item: AgendaItem, done: bool = True) -> bool:
+    """Tick an item off (or back on). False: it already was so, as stored now (a Save from another
+    tab ticked it first): nothing written, no second audit row, its time kept."""
     if not policy.can_tick_agenda_item(therapist, item):
         raise Forbidden()
-    item.done_at = utcnow() if done else None
+    was = AgendaItem.done_at.is_(None) if done else AgendaItem.done_at.is_not(None)
+    if not db.session.execute(sa.update(AgendaItem).where(AgendaItem.id == item.id, was)
+                              .values(done_at=utcnow() if done else None)
+                              .execution_options(synchronize_session=False)).rowcount:
+        db.session.rollback()
+        return False
+    db.session.expire(item, ["done_at"])
     audit.record(therapist, "agenda_item_ticked" if done else "agenda_item_reopened", item.client, item)
     db.session.commit()
+    return True
