@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from app import create_app
 from app.extensions import db
 from app.models import AuditEvent, Reflection, User, utcnow
+from app.notifications.deliverer import wait_until_delivered
 from app.ops import backup, backup_postgresql, backup_record
 from config import TestingConfig, normalise_database_url
 
@@ -96,6 +97,7 @@ def scratch(tmp_path_factory):
             helper.reflection = (world["reflection"].id, world["reflection"].answers)
             db.session.execute(sa.insert(AuditEvent), [{"action": "filler", "at": utcnow()}] * 400)
             db.session.commit()
+            wait_until_delivered()  # the world's invitation email is sent on one of its connections
             db.session.remove()
             db.engine.dispose()  # nobody may be connected to a PostgreSQL template
         helper.drill_source = helper.empty("drill_src", template="tpl")
@@ -107,7 +109,10 @@ def scratch(tmp_path_factory):
 
 def run(application, *args, input=None):
     """The flask command, with every scratch app's pool closed first (restore refuses to run
-    while other connections are open, and ours would count on PostgreSQL)."""
+    while other connections are open, and ours would count on PostgreSQL). The outbox's thread
+    finishes first: an email queued by a scratch app (the world's invitation) is sent on one of
+    that app's connections, which a dispose while it is checked out would leave open."""
+    wait_until_delivered()
     for each in Scratch.apps:
         with each.app_context():
             db.session.remove()

@@ -18,6 +18,7 @@ from flask_migrate import upgrade
 from app.core.crypto import keyring
 from app.extensions import db
 from app.models import Reflection
+from app.notifications.deliverer import wait_until_delivered
 from tests.test_backup import BACKEND, MAGIC, Scratch, add_marker, counts, head, marker_present, run
 
 HEADER = b"COMMON-GROUND-BACKUP 2\n"
@@ -36,6 +37,7 @@ def scratch(tmp_path_factory):
             upgrade()
             world = build_world()
             helper.reflection = (world["reflection"].id, world["reflection"].answers)
+            wait_until_delivered()  # the world's invitation email is sent on one of its connections
             db.session.remove()
             db.engine.dispose()
         helper.live = live
