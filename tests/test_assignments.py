@@ -313,6 +313,31 @@ def test_home_shows_her_tasks_by_when_they_are_due_with_counts(client, people):
     assert "Task for Elena" not in page
 
 
+def test_a_home_with_many_open_tasks_lists_those_due_soonest_and_counts_them_all(client, people, monkeypatch):
+    """Her home holds OPEN_SHOWN open tasks, whatever their number (a request never loads them
+    all), with the true counts and a word on the rest; a cut section never claims to be empty."""
+    from app.homework import tasks as task_services
+
+    monkeypatch.setattr(task_services, "OPEN_SHOWN", 3)
+    therapist, maria = people["therapist"], people["client"]
+    for due, title in ((-2, "Late A"), (-1, "Late B"), (0, "Today C"), (3, "Soon D"), (9, "Far E")):
+        assign(therapist, maria, due=due, title=title)
+    login(client, maria)
+    page = client.get("/home").get_data(as_text=True)
+    assert (count_in(page, "overdue"), count_in(page, "today"), count_in(page, "upcoming")) == (2, 1, 2)
+    overdue, today, upcoming = section(page, "overdue"), section(page, "today"), section(page, "upcoming")
+    assert "Late A" in overdue and "Late B" in overdue and "Today C" in today
+    assert "Soon D" not in page and "Far E" not in page
+    assert "2 more, shown here once you have sent the ones above." in upcoming
+    assert "Nothing else planned yet" not in upcoming
+    assert "Showing the" not in overdue and "Nothing overdue" not in overdue
+
+    monkeypatch.setattr(task_services, "OPEN_SHOWN", 4)
+    upcoming = section(client.get("/home").get_data(as_text=True), "upcoming")
+    assert "Soon D" in upcoming and "Far E" not in upcoming
+    assert "Showing the 1 due soonest of 2." in upcoming
+
+
 def test_an_empty_home_says_so(client, people):
     login(client, people["client"])
     page = client.get("/home").get_data(as_text=True)

@@ -29,6 +29,7 @@ from app.notifications.services import notify
 REPEAT_STEPS = {"none": None, "daily": timedelta(days=1), "weekly": timedelta(weeks=1)}
 MAX_OCCURRENCES = 12
 DONE_SHOWN = 10
+OPEN_SHOWN = 40   # open tasks on her home, due soonest first; the counts are of all of them
 TASKS_PER_PAGE = 20
 
 
@@ -152,6 +153,17 @@ class TaskBoard:
     done: list[Assignment] = field(default_factory=list)
     done_count: int = 0
     new_feedback_count: int = 0
+    overdue_count: int = 0
+    due_today_count: int = 0
+    upcoming_count: int = 0
+
+    @property
+    def open_count(self) -> int:
+        return self.overdue_count + self.due_today_count + self.upcoming_count
+
+    @property
+    def open_shown(self) -> int:
+        return len(self.overdue) + len(self.due_today) + len(self.upcoming)
 
 
 # What a list of tasks shows of each task and its reflection: never the encrypted note and
@@ -160,8 +172,9 @@ LISTED = (defer(Assignment.note), defer(Assignment.instructions), defer(Assignme
 
 
 def task_board(client: User, today: date) -> TaskBoard:
-    """One statement, whatever the number of tasks: her open tasks and her DONE_SHOWN latest done
-    ones, each with its reflection, and her counts beside each row."""
+    """One statement, whatever the number of tasks: her OPEN_SHOWN open tasks due soonest and
+    her DONE_SHOWN latest done ones, each with its reflection, and her counts (of all of them)
+    beside each row."""
     board = TaskBoard()
     scope = policy.visible_assignments(client)
     sent = (Reflection.author_id == client.id, Reflection.status == "submitted",
@@ -170,22 +183,29 @@ def task_board(client: User, today: date) -> TaskBoard:
                            sa.or_(Reflection.feedback_seen_at.is_(None),
                                   Reflection.feedback_seen_at < Reflection.last_feedback_at))
     # Each subquery reads its own tables (correlate(None)), never the outer row's.
+    is_open = Assignment.status == TASK_OPEN
+    open_tasks = scope.with_only_columns(sa.func.count()).where(is_open).correlate(None)
     counts = [sa.select(sa.func.count(Reflection.id)).where(*sent).correlate(None),
-              sa.select(sa.func.count(Reflection.id)).where(*sent, new_feedback).correlate(None)]
+              sa.select(sa.func.count(Reflection.id)).where(*sent, new_feedback).correlate(None),
+              open_tasks.where(Assignment.due_date < today),
+              open_tasks.where(Assignment.due_date == today),
+              open_tasks.where(Assignment.due_date > today)]
     done_ids = (scope.with_only_columns(Assignment.id).where(Assignment.status == TASK_SUBMITTED)
                 .join(Assignment.reflection).order_by(Reflection.submitted_at.desc()).limit(DONE_SHOWN)
                 .correlate(None))
-    is_open = Assignment.status == TASK_OPEN
+    open_ids = (scope.with_only_columns(Assignment.id).where(is_open)
+                .order_by(Assignment.due_date, Assignment.id).limit(OPEN_SHOWN).correlate(None))
     rows = db.session.execute(
         scope.outerjoin(Assignment.reflection)
-        .where(sa.or_(is_open, Assignment.id.in_(done_ids.scalar_subquery())))
+        .where(sa.or_(Assignment.id.in_(open_ids.scalar_subquery()),
+                      Assignment.id.in_(done_ids.scalar_subquery())))
         .add_columns(*(count.scalar_subquery() for count in counts))
         .options(*LISTED, contains_eager(Assignment.reflection).defer(Reflection.answers))
         # Open ones by due date, then done ones newest sent first (each list's own order).
         .order_by(sa.case((is_open, 0), else_=1), sa.case((is_open, Assignment.due_date)),
                   sa.case((is_open, Assignment.id)), Reflection.submitted_at.desc())
     ).all()
-    for task, _, _ in rows:
+    for task, *_ in rows:
         if task.status != TASK_OPEN:
             board.done.append(task)
         elif task.due_date < today:
@@ -194,11 +214,10 @@ def task_board(client: User, today: date) -> TaskBoard:
             board.due_today.append(task)
         else:
             board.upcoming.append(task)
-    if rows:
-        board.done_count, board.new_feedback_count = rows[0][1:]
-    else:  # no task at all (rare): the counts on their own
-        board.done_count, board.new_feedback_count = db.session.execute(
-            sa.select(*(count.scalar_subquery() for count in counts))).one()
+    figures = rows[0][1:] if rows else db.session.execute(  # no task at all (rare): the counts alone
+        sa.select(*(count.scalar_subquery() for count in counts))).one()
+    (board.done_count, board.new_feedback_count, board.overdue_count, board.due_today_count,
+     board.upcoming_count) = figures
     return board
 
 

@@ -20,8 +20,6 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask import current_app
-from py_vapid import Vapid, VapidException
-from pywebpush import WebPushException, webpush
 
 from app.models import PushSubscription
 
@@ -149,6 +147,11 @@ class _NoRedirects(requests.Session):
 def send_push(subscription: PushSubscription, payload: str) -> None:
     """Send one push to one device, VAPID-signed and encrypted for it. Raises PushGone when the
     push service says the device is gone, PushFailed for anything worth trying again."""
+    # pywebpush (with aiohttp, ~20 MB resident) is loaded by the first push, not by every worker
+    # of a practice that may never send one.
+    from py_vapid import Vapid, VapidException
+    from pywebpush import WebPushException, webpush
+
     from app.notifications.push_devices import endpoint_problem
 
     problem = push_problem()
