@@ -267,6 +267,23 @@ def test_replies_are_refused_before_the_reveal_and_to_anyone_else(app, cast):
     assert _reply_count() == 0
 
 
+def test_a_reply_corrected_after_a_refusal_is_sent_with_the_same_form_key(app, cast):
+    """The refused form comes back with its one-time key (nothing was made); the corrected
+    reply, posted with it, is stored: a refusal never spends the key."""
+    c = cast
+    mine, _ = _revealed(app, c)
+    url = f"/pairs/exercises/{c['pe'].id}/replies"
+    elena = signed_in(app, c["elena"])
+    key = "corrected-reply-key-0001"
+    long = elena.post(url, data={"reflection_id": mine.id, "prompt_index": 0, "body": "W " * 700,
+                                 "once": key})
+    assert long.status_code == 400 and f'value="{key}"' in long.get_data(as_text=True)
+    sent = elena.post(url, data={"reflection_id": mine.id, "prompt_index": 0, "body": "SHORTER NOW",
+                                 "once": key})
+    assert sent.status_code == 302
+    assert _reply_count() == 1
+
+
 def test_a_reply_is_changed_for_ten_minutes_and_withdrawn_at_any_time(app, cast):
     from datetime import timedelta
 

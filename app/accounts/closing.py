@@ -31,3 +31,5 @@ def close_account(therapist: User, client: User) -> None:
         discard_drafts_of(client)
         audit.record(therapist, "account_closed", client, client)
         db.session.commit()
+    else:
+        db.session.rollback()  # closed already (a double submit): the hold ends here

@@ -18,7 +18,7 @@ from app.accounts.forms import (
 )
 from app.core.forms import choose_first
 from app.core.links import is_safe_next
-from app.extensions import limiter
+from app.extensions import db, limiter
 
 # The one answer to every refused sign-in: a wrong password, an unknown address, a locked account.
 SIGN_IN_REFUSED = ("We could not sign you in with that email and password. Please check them and try "
@@ -102,6 +102,10 @@ def verify():
         # Attempts take turns from the lock check to their count (as in authenticate): a code
         # sent while parallel guesses lock the account waits for them and finds it locked.
         services.hold_account(user)
+        if not user.is_active:  # closed while her code was on its way: as above, nothing opens
+            session.pop(PENDING, None)
+            db.session.rollback()
+            return redirect(url_for("accounts.login"))
         if services.is_locked(user):  # wrong codes and passwords count together
             session.pop(PENDING, None)
             services.record_failed_attempt(user, "two_factor_refused_locked", count=False)

@@ -135,9 +135,12 @@ def _tell_owner_of_lock(user: User, minutes: int) -> None:
 
 
 def sign_in(user: User) -> None:
-    """Open a login session and record the sign-in (both steps done: the failure count clears)."""
-    user.failed_logins = 0
-    user.locked_until = None
+    """Open a login session and record the sign-in (both steps done: the failure count clears,
+    unless parallel guesses locked the account after her steps were decided: that lock stands)."""
+    hold_account(user)
+    if not is_locked(user):
+        user.failed_logins = 0
+        user.locked_until = None
     sessions.start_session(user)
     audit.record(user, "sign_in", user)
     db.session.commit()

@@ -31,6 +31,17 @@ def hold_pair(pair: Pair) -> Pair:
     return pair
 
 
+_CLIENTS_HELD = (sa.select(User.id).where(User.id.in_(sa.bindparam("user_ids", expanding=True)))
+                 .order_by(User.id).with_for_update(key_share=True))
+
+
+def hold_clients(*clients: User) -> None:
+    """Hold the clients' rows (in id order, so two requests never wait for each other) while a
+    pair of them is made: two links proposed at once for the same client, the second waits and
+    finds her in a pair."""
+    db.session.execute(_CLIENTS_HELD, {"user_ids": sorted(c.id for c in clients)}).all()
+
+
 def hold_her_pair(client: User) -> Pair | None:
     """Her pair that has not ended (waiting or linked), held as hold_pair; None if she has none."""
     pair = policy.open_pair_of(client)

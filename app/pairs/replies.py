@@ -42,6 +42,19 @@ def _hold_its_pair(reflection: Reflection) -> None:
         db.session.refresh(reflection, ["status", "deleted_at", "shared_at"])
 
 
+def _reply_problem(body: str, reaction: str | None, prompt_index: int, prompts: int) -> str | None:
+    if reaction is not None and reaction not in REACTIONS:
+        return "Choose one of the reactions offered."
+    if (reaction is None) == (not body):
+        return ("Write a short reply, or choose a reaction." if not body else
+                "Send either a reply or a reaction, not both at once.")
+    if len(body) > REPLY_MAX:
+        return f"Please keep a reply under {REPLY_MAX:,} characters; your text is still here."
+    if not 0 <= prompt_index < prompts:
+        return "That question is not part of this exercise."
+    return None
+
+
 def add_reply(member: User, reflection: Reflection, prompt_index: int, *, body: str = "",
               reaction: str | None = None, once_key: str | None = None) -> PairReply | None:
     """A reply (or a reaction) to one answer of the other member's, in one transaction with its
@@ -51,19 +64,16 @@ def add_reply(member: User, reflection: Reflection, prompt_index: int, *, body: 
     if not policy.can_reply_to(member, reflection):
         db.session.rollback()
         raise Forbidden()
-    if not once.first_time(member, once_key, "pair_reply"):
-        return None
     body = " ".join((body or "").split()) if body else ""
-    if reaction is not None and reaction not in REACTIONS:
-        raise ReplyError("Choose one of the reactions offered.")
-    if (reaction is None) == (not body):
-        raise ReplyError("Write a short reply, or choose a reaction." if not body else
-                         "Send either a reply or a reaction, not both at once.")
-    if len(body) > REPLY_MAX:
-        raise ReplyError(f"Please keep a reply under {REPLY_MAX:,} characters; your text is still here.")
     prompts = reflection.assignment.prompts
-    if not 0 <= prompt_index < len(prompts):
-        raise ReplyError("That question is not part of this exercise.")
+    problem = _reply_problem(body, reaction, prompt_index, len(prompts))
+    if problem:
+        # Refused before its one-time key is spent: the corrected form, with the same key, sends.
+        db.session.rollback()
+        raise ReplyError(problem)
+    if not once.first_time(member, once_key, "pair_reply"):
+        db.session.rollback()  # sent already (a double submit): the hold ends here
+        return None
     pair_exercise = reflection.assignment.pair_exercise
     reply = PairReply(pair_exercise_id=pair_exercise.id, reflection_id=reflection.id,
                       prompt_index=prompt_index, author_id=member.id, reaction=reaction, body=body)

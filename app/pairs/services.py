@@ -25,7 +25,7 @@ from app.models import (
 )
 from app.notifications.services import notify, retract_share_notices
 from app.pairs.announcing import announce_share
-from app.pairs.holding import hold_her_pair, hold_pair
+from app.pairs.holding import hold_clients, hold_her_pair, hold_pair
 
 
 class PairError(Exception):
@@ -66,6 +66,7 @@ def link_pair(therapist: User, first: User, first_label: str, second: User, seco
         return db.session.get(Pair, once.earlier(therapist, once_key)["id"])
     if first is None or second is None or first.id == second.id:
         raise PairError("Choose two different clients.", "second_id")
+    hold_clients(first, second)
     for client, field in ((first, "first_id"), (second, "second_id")):
         if not policy.can_assign_to(therapist, client):
             raise PairError("Choose two of your own clients.", field)
@@ -169,7 +170,9 @@ def give_to_pair(therapist: User, pair: Pair, exercise: Exercise, dates: list[da
                  note: str = "", reveal_together: bool = False) -> list[PairExercise]:
     """The pair exercises of one assignment (one per date), each member's task in her own
     wording, the audit rows and both notifications, in the caller's transaction: the caller
-    commits (assign_to_pair; the library's assigning to several at once)."""
+    commits (assign_to_pair; the library's assigning to several at once). The pair is held first:
+    an exercise given as the pair ends is refused, never left on an ended pair."""
+    hold_pair(pair)
     if not policy.can_assign_to_pair(therapist, pair) or not policy.can_view_exercise(therapist, exercise):
         raise Forbidden()
     series = {m.user_id: secrets.token_hex(8) if len(dates) > 1 else None for m in pair.members}
