@@ -19,14 +19,23 @@ from urllib.parse import urlsplit
 import pyotp
 import sqlalchemy as sa
 
+from app.accounts import two_factor
 from app.accounts.invitations import invitation_token
 from app.accounts.routes import SIGN_IN_REFUSED
 from app.accounts.services import LOCKOUT_AFTER, make_reset_token
 from app.accounts.two_factor import _hash_code, regenerate_recovery_codes
 from app.core.passwords import hash_password
 from app.extensions import db
-from app.models import AuditEvent, Invitation, OutboxItem, RecoveryCode, User, utcnow
-from tests.conftest import PASSWORD, Mailbox, fresh_totp_code, login, make_client, make_therapist
+from app.models import AuditEvent, Invitation, LoginSession, OutboxItem, RecoveryCode, User, utcnow
+from tests.conftest import (
+    PASSWORD,
+    TOTP_SECRET,
+    Mailbox,
+    fresh_totp_code,
+    login,
+    make_client,
+    make_therapist,
+)
 
 FIRST = "lanterns drifting past the old mill"
 SECOND = "a heron standing in the shallows"
@@ -217,6 +226,43 @@ def test_a_code_sent_while_parallel_guesses_lock_the_account_is_refused(app):
     assert fresh(User, therapist.id).locked_until > utcnow()
 
 
+def test_a_lock_set_after_her_code_was_accepted_stands(app, monkeypatch):
+    """Her code is right and counted (verify_code commits, her row let go); parallel guesses
+    lock the account before her sign-in completes: the sign-in leaves that lock as it is."""
+    therapist = make_therapist()
+    browser = app.test_client()
+    browser.post("/login", data={"email": therapist.email, "password": PASSWORD})
+    code, lock = fresh_totp_code(therapist), _about_to_lock(therapist)
+    accepted, go, verify_code = threading.Event(), threading.Event(), two_factor.verify_code
+
+    def accept_then_pause(user, code):
+        ok = verify_code(user, code)
+        accepted.set()
+        go.wait(timeout=20)
+        return ok
+
+    monkeypatch.setattr(two_factor, "verify_code", accept_then_pause)
+    outcome = {}
+    thread = threading.Thread(target=lambda: outcome.setdefault(
+        "response", browser.post("/login/verify", data={"code": code})))
+    thread.start()
+    try:
+        assert accepted.wait(timeout=20), "her code was never checked"
+        with db.engine.connect() as other:
+            for statement in lock:
+                other.execute(statement)
+            go.set()
+            _wait_until_it_waits(thread)
+            other.commit()
+    finally:
+        go.set()
+        thread.join(timeout=30)
+    assert outcome["response"].status_code == 302
+    after = fresh(User, therapist.id)
+    assert after.locked_until is not None and after.locked_until > utcnow(), after.locked_until
+    assert after.failed_logins == LOCKOUT_AFTER, after.failed_logins
+
+
 # --- closing a client's account ---------------------------------------------------------------------
 
 def test_closing_an_account_another_request_is_closing_closes_it_once(app):
@@ -231,6 +277,22 @@ def test_closing_an_account_another_request_is_closing_closes_it_once(app):
     assert response.status_code == 302, response.status_code
     assert abs(fresh(User, person.id).closed_at - closed_at) < timedelta(seconds=1)
     assert audit_count("account_closed", person.id) == 0  # the first close records it, once
+
+
+def test_a_code_sent_while_her_account_is_closed_signs_nothing_in(app):
+    person = make_client(make_therapist(), totp_secret=TOTP_SECRET, totp_enabled_at=utcnow())
+    browser = app.test_client()
+    assert browser.post("/login", data={"email": person.email, "password": PASSWORD}
+                        ).location == "/login/verify"
+    code = fresh_totp_code(person)
+    response = while_another_request_writes(
+        [hold_user(person.id), sa.update(User).where(User.id == person.id).values(closed_at=utcnow())],
+        lambda: browser.post("/login/verify", data={"code": code}))
+    assert response.status_code == 302 and response.location == "/login", response.location
+    assert not signed_in(browser)
+    assert db.session.scalar(sa.select(sa.func.count(LoginSession.id)).where(
+        LoginSession.user_id == person.id, LoginSession.ended_at.is_(None))) == 0
+    assert audit_count("sign_in", person.id) == 0
 
 
 # --- invitations ----------------------------------------------------------------------------------------

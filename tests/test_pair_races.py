@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -18,11 +19,11 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.models import AuditEvent, Notification, Pair, PairMember, PairReply, Reflection
+from app.models import AuditEvent, Notification, Pair, PairExercise, PairMember, PairReply, Reflection, User, utcnow
 from app.notifications.services import PAIR_KINDS
 from app.pairs import services as pair_services
-from tests.builders_homework import submit
-from tests.builders_pairs import audit_count, flashes, give_to_pair, link, signed_in, submit_form
+from tests.builders_homework import built_in, submit
+from tests.builders_pairs import audit_count, flashes, give_to_pair, link, signed_in, submit_form, text_of
 from tests.conftest import make_client, make_therapist
 
 NOT_LINKED = "You can share once both of you have accepted the link."
@@ -248,3 +249,56 @@ def test_a_reply_sent_as_the_pair_ends_is_refused_and_tells_nobody(app, cast, br
     assert not isinstance(replied, Exception) and replied.status_code in (403, 404)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PairReply)) == 0
     ended_and_nothing_shared(cast)
+
+
+# --- a link or an exercise while another transaction changes the pair's people ---------------
+
+def while_held(write, send):
+    """`send()` while another transaction has run `write(connection)`, uncommitted; it commits
+    once the request waits for it (or has ended). The response."""
+    outcome = {}
+    thread = threading.Thread(target=lambda: outcome.setdefault("response", send()))
+    with db.engine.connect() as other:
+        write(other)
+        thread.start()
+        _until_it_waits_or_ends(thread)
+        other.commit()
+    thread.join(timeout=30)
+    db.session.expire_all()
+    return outcome["response"]
+
+
+def test_a_link_proposed_while_another_links_her_is_refused(app):
+    ruth = make_therapist("Ruth")
+    maria, anna, bea = (make_client(ruth, name).id for name in ("Maria", "Anna", "Bea"))
+    browser = signed_in(app, ruth)
+
+    def other_link(conn):  # the other tab's proposal: her row held, her pair written
+        conn.execute(sa.select(User.id).where(User.id == maria).with_for_update(key_share=True))
+        pair_id = conn.execute(sa.insert(Pair).values(therapist_id=ruth.id).returning(Pair.id)).scalar_one()
+        conn.execute(sa.insert(PairMember), [{"pair_id": pair_id, "user_id": u, "label": "x"} for u in (maria, anna)])
+
+    response = while_held(other_link, lambda: browser.post("/pairs/new", data={
+        "first_id": str(maria), "first_label": "mother", "second_id": str(bea), "second_label": "daughter"}))
+    assert response.status_code == 200, response.status_code
+    assert "is already in a pair" in text_of(response)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PairMember).join(Pair).where(
+        PairMember.user_id == maria, Pair.ended_at.is_(None))) == 1
+
+
+def test_an_exercise_given_while_the_pair_is_dissolved_is_refused(app, cast):
+    browser, pair_id = signed_in(app, cast["therapist"]), cast["pair_id"]
+    exercise_id = built_in("stay_present").id
+    given = db.session.scalar(sa.select(sa.func.count(PairExercise.id)).where(PairExercise.pair_id == pair_id))
+
+    def dissolve(conn):
+        conn.execute(sa.select(Pair.id).where(Pair.id == pair_id).with_for_update(key_share=True))
+        conn.execute(sa.update(Pair).where(Pair.id == pair_id).values(
+            ended_at=utcnow(), ended_by_id=cast["therapist"].id, end_reason="dissolved"))
+
+    form = {"exercise_id": str(exercise_id), "due_date": (utcnow() + timedelta(days=3)).date().isoformat()}
+    response = while_held(dissolve, lambda: browser.post(f"/pairs/{pair_id}/assign", data=form,
+                                                         follow_redirects=True))
+    assert response.status_code == 403 or "This pair has ended." in said(response), response.status_code
+    assert db.session.scalar(sa.select(sa.func.count(PairExercise.id)).where(
+        PairExercise.pair_id == pair_id)) == given
