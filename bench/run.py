@@ -873,7 +873,13 @@ def database_version(database: str, url: str) -> str:
         return "SQLite " + sqlite3.sqlite_version
     try:
         import psycopg
-        with psycopg.connect(url) as conn:
+        from sqlalchemy.engine import make_url
+
+        # Asked of the server's own `postgres` database: on a fresh machine the benchmark's
+        # database does not exist yet, and the label (part of the machine's summary, which
+        # decides whether earlier results are kept) must not depend on it.
+        server = make_url(url).set(drivername="postgresql", database="postgres")
+        with psycopg.connect(server.render_as_string(hide_password=False)) as conn:
             return "PostgreSQL " + conn.execute("SHOW server_version").fetchone()[0]
     except Exception as exc:  # the version is a label; never fail the run over it
         return f"PostgreSQL (unknown: {exc.__class__.__name__})"
