@@ -10,6 +10,9 @@ from app.core.forms import ANSWER_MAX, AppForm, clean_text
 from app.core.once import OnceForm
 from app.models import STAYED_PRESENT_CHOICES
 
+# The counter under an answer appears from here (80 % of the limit), not under every box.
+COUNT_FROM = ANSWER_MAX * 8 // 10
+
 
 def _rating(field) -> None:
     raw = (field.data or "").strip()
@@ -61,6 +64,30 @@ class ReflectionBaseForm(AppForm):
         return {"resentment": self.resentment.data, "closeness": self.closeness.data,
                 "stayed_present": self.stayed_present.data}
 
+    # The rating groups, in the page's order; a group's first radio is "<name>-0".
+    CHOICE_GROUPS = ("resentment", "closeness", "stayed_present", "share_choice")
+
+    def add_error(self, name: str, message: str) -> None:
+        """One more error on a field (a send's refusal), never the same words twice."""
+        if message not in self[name].errors:
+            self[name].errors = [*self[name].errors, message]
+
+    def error_summary(self, share_shown: bool = False) -> list[tuple[str | None, str]]:
+        """Every error of this post, in the page's order, as (id of the element to focus, words):
+        the answer's text area, or the first radio of a rating group; None when the page shows
+        no such field (the share choice is shown on some pair exercises only)."""
+        found = []
+        for f in self.answer_fields():
+            found += [(f.id, e) for e in f.errors]
+        for name in self.CHOICE_GROUPS:
+            target = f"{name}-0" if name != "share_choice" or share_shown else None
+            found += [(target, e) for e in self[name].errors]
+        listed = {f.name for f in self.answer_fields()} | set(self.CHOICE_GROUPS)
+        for f in self:
+            if f.name not in listed:
+                found += [(None, e) for e in f.errors]
+        return found
+
     def seen_version(self) -> str | None:
         """The draft version this post names; None when it names none (a page from before
         versions: the save is not checked)."""
@@ -79,7 +106,7 @@ def reflection_form(prompts: list[str], **kwargs) -> ReflectionBaseForm:
             validators=[Length(max=ANSWER_MAX, message=(
                 f"This answer is longer than {ANSWER_MAX:,} characters. Please shorten it; "
                 "your text is still here."))],
-            render_kw={"rows": 6, "data-limit": ANSWER_MAX},
+            render_kw={"rows": 6, "data-limit": ANSWER_MAX, "data-count-from": COUNT_FROM},
         ))
     return ReflectionForm(**kwargs)
 

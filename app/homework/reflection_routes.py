@@ -37,13 +37,22 @@ def _fill_from_draft(form, reflection: Reflection | None) -> None:
     form.urgent.data = reflection.urgent
 
 
+def _note_missing_for_send(form) -> None:
+    """Every answer a send still needs, as errors on their fields (the service's rule, which
+    refuses a send on the first of them): she sees them all in one answer."""
+    for problem in services.missing_for_submit(form.answers(), form.ratings()):
+        if problem.field and problem.field in form:
+            form.add_error(problem.field, str(problem))
+
+
 def _render_task(task: Assignment, form=None, status: int = 200, conflict: Reflection | None = None,
-                 seen: str = ""):
+                 seen: str = "", draft_kept: bool = False):
     reflection = task.reflection
     if reflection is not None and reflection.deleted_at is not None:
         reflection = None  # deleted by the therapist: the page says it was removed
     context = dict(task=task, reflection=reflection, family_name=family_name,
                    sharing_label=SHARING_LABELS.get(task.sharing, ""),
+                   draft_kept=draft_kept,
                    conflict=conflict and dict(fields=drafts.as_fields(conflict, len(task.prompts)),
                                               saved_at=conflict.draft_saved_at, seen=seen))
     if policy.is_own_task(current_user, task):
@@ -105,7 +114,8 @@ def save(task_id):
         abort(403)
     form = _form_for(task)
     if not form.validate_on_submit():
-        flash("Some answers need a look before they can be saved; your text is still here.", "error")
+        if sending:
+            _note_missing_for_send(form)  # with the shape's errors, in the same answer
         return _render_task(task, form, 400)
     action = request.form.get("action")
     if action == "keep_theirs":  # nothing to write: the other version is the draft already
@@ -125,10 +135,10 @@ def save(task_id):
         return _conflict(task, form, exc.current)
     except services.ReflectionError as exc:
         if exc.field and exc.field in form:
-            form[exc.field].errors = list(form[exc.field].errors) + [str(exc)]
-            flash("Your draft is saved, but it could not be sent yet.", "error")
+            form.add_error(exc.field, str(exc))
+            _note_missing_for_send(form)  # the service names the first; she sees them all
             form.draft_version.data = drafts.version_of(task.reflection)  # the one just saved
-            return _render_task(task, form, 400)
+            return _render_task(task, form, 400, draft_kept=True)
         flash(str(exc), "error")
         return redirect(url_for("homework.task", task_id=task.id))
     if action != "submit":

@@ -185,15 +185,22 @@ def keep_both(client: User, task: Assignment, answers: list[str], ratings: dict,
     return save_draft(client, task, answers, ratings, version)
 
 
-def _missing_for_submit(answers: list[str], ratings: dict) -> ReflectionError | None:
+def missing_for_submit(answers: list[str], ratings: dict) -> list[ReflectionError]:
+    """Every answer a send still needs, in the page's order (her form lists them all at once)."""
+    missing = []
     if not any(a.strip() for a in answers):
-        return ReflectionError("Write at least one answer before sending.", "answer_0")
+        missing.append(ReflectionError("Write at least one answer before sending.", "answer_0"))
     for name, label in (("resentment", "how strong the resentment felt"),
                         ("closeness", "how close you felt"),
                         ("stayed_present", "whether you stayed present")):
         if ratings.get(name) is None:
-            return ReflectionError(f"Please choose {label} before sending.", name)
-    return None
+            missing.append(ReflectionError(f"Please choose {label} before sending.", name))
+    return missing
+
+
+def _missing_for_submit(answers: list[str], ratings: dict) -> ReflectionError | None:
+    missing = missing_for_submit(answers, ratings)
+    return missing[0] if missing else None
 
 
 def submit_reflection(client: User, task: Assignment, answers: list[str], ratings: dict,

@@ -155,7 +155,7 @@
     });
     if (changed) {
       dirty = true;
-      Array.prototype.forEach.call(form.querySelectorAll("textarea[data-limit]"), updateCounter);
+      updateCounters();
       if (found) {
         showConflict(found);
         say("Restored text from this device that had not reached the server yet; the draft was " +
@@ -174,7 +174,7 @@
       if (el.type === "radio") { el.checked = el.value === values[el.name]; }
       else if (el.type !== "checkbox") { el.value = values[el.name]; }
     });
-    Array.prototype.forEach.call(form.querySelectorAll("textarea[data-limit]"), updateCounter);
+    updateCounters();
   }
 
   // --- a conflict: both versions, and her choice ----------------------------------------------
@@ -280,15 +280,56 @@
     save();
   }
 
-  function updateCounter(area) {
+  // The counter shows only from data-count-from (near the limit) on, and only then describes
+  // the box. It is not a live region (every key would be read out): crossing into "near" or
+  // "over", or back, is said once in a status region of its own.
+  var counterStatus = null;
+  function sayCount(text) {
+    if (!counterStatus) {
+      counterStatus = document.createElement("p");
+      counterStatus.className = "visually-hidden";
+      counterStatus.setAttribute("role", "status");
+      form.appendChild(counterStatus);
+    }
+    counterStatus.textContent = text;
+  }
+
+  function describedBy(area, id, on) {
+    var ids = (area.getAttribute("aria-describedby") || "").split(/\s+/).filter(function (x) {
+      return x && x !== id;
+    });
+    if (on) { ids.unshift(id); }
+    if (ids.length) { area.setAttribute("aria-describedby", ids.join(" ")); }
+    else { area.removeAttribute("aria-describedby"); }
+  }
+
+  function updateCounters() {
+    Array.prototype.forEach.call(form.querySelectorAll("textarea[data-limit]"), function (area) {
+      updateCounter(area, false);
+    });
+  }
+
+  function updateCounter(area, typing) {
     var counter = form.querySelector('[data-counter-for="' + area.id + '"]');
     if (!counter) { return; }
     var limit = parseInt(area.getAttribute("data-limit"), 10);
+    var from = parseInt(area.getAttribute("data-count-from"), 10) || 0;
     // Count characters as the server does (code points): an emoji is one, not two UTF-16 units.
     var length = Array.from(area.value.replace(/\r\n/g, "\n")).length;
+    var state = length > limit ? "over" : length >= from ? "near" : "below";
     counter.textContent = length.toLocaleString() + " / " + limit.toLocaleString() + " characters" +
       (length > limit ? " — " + (length - limit).toLocaleString() + " too many; please shorten it" : "");
-    counter.classList.toggle("over", length > limit);
+    counter.classList.toggle("over", state === "over");
+    counter.hidden = state === "below";
+    describedBy(area, counter.id, state !== "below");
+    var before = counter.getAttribute("data-state");
+    counter.setAttribute("data-state", state);
+    if (!typing || state === before) { return; }
+    if (state === "over") {
+      sayCount((length - limit).toLocaleString() + " characters too many in this answer; please shorten it.");
+    } else if (state === "near") {
+      sayCount((limit - length).toLocaleString() + " characters left in this answer.");
+    }
   }
 
   function schedule(delay) {
@@ -423,7 +464,7 @@
     dirty = true;
     typed = true;
     keepLocally();
-    if (event.target.tagName === "TEXTAREA") { updateCounter(event.target); }
+    if (event.target.tagName === "TEXTAREA") { updateCounter(event.target, true); }
     schedule(TYPING_PAUSE_MS);
   });
   form.addEventListener("change", function () {
@@ -461,7 +502,7 @@
   });
   window.addEventListener("online", function () { if (dirty) { save(); } });
 
-  Array.prototype.forEach.call(form.querySelectorAll("textarea[data-limit]"), updateCounter);
+  updateCounters();
   if (sealer) { sealer.ready(); }
   // Typed before this script had loaded (a slow connection): not seen by the listeners above, so
   // taken as a change now; and a copy from this device must not overwrite it.
