@@ -198,11 +198,6 @@ def missing_for_submit(answers: list[str], ratings: dict) -> list[ReflectionErro
     return missing
 
 
-def _missing_for_submit(answers: list[str], ratings: dict) -> ReflectionError | None:
-    missing = missing_for_submit(answers, ratings)
-    return missing[0] if missing else None
-
-
 def submit_reflection(client: User, task: Assignment, answers: list[str], ratings: dict,
                       urgent: bool = False, share: bool = False,
                       version: str | None = None) -> tuple[Reflection, bool]:
@@ -219,10 +214,10 @@ def submit_reflection(client: User, task: Assignment, answers: list[str], rating
         return task.reflection, False
     _require_writer(client, task)
     answers = _fit_answers(task, answers)
-    problem = _missing_for_submit(answers, ratings)
-    if problem:
+    missing = missing_for_submit(answers, ratings)
+    if missing:
         save_draft(client, task, answers, ratings, version)  # the words are kept (or: conflict)
-        raise problem
+        raise missing[0]
     reflection = _send_or_keep_words(client, task, answers, ratings, urgent, share, version)
     if reflection is None:  # the database refused: sent meanwhile, saved elsewhere, or closed
         db.session.refresh(task)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app import policy
+from app.accounts.services import hold_account
 from app.extensions import db
 from app.models import Pair, User
 
@@ -31,15 +32,12 @@ def hold_pair(pair: Pair) -> Pair:
     return pair
 
 
-_CLIENTS_HELD = (sa.select(User.id).where(User.id.in_(sa.bindparam("user_ids", expanding=True)))
-                 .order_by(User.id).with_for_update(key_share=True))
-
-
 def hold_clients(*clients: User) -> None:
-    """Hold the clients' rows (in id order, so two requests never wait for each other) while a
-    pair of them is made: two links proposed at once for the same client, the second waits and
-    finds her in a pair."""
-    db.session.execute(_CLIENTS_HELD, {"user_ids": sorted(c.id for c in clients)}).all()
+    """Hold the clients' rows (hold_account, in id order, so two requests never wait for each
+    other) while a pair of them is made: two links proposed at once for the same client, the
+    second waits and finds her in a pair."""
+    for client in sorted(clients, key=lambda c: c.id):
+        hold_account(client)
 
 
 def hold_her_pair(client: User) -> Pair | None:
